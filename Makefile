@@ -1,0 +1,79 @@
+# micro-user: build, run, test.  Plain GNU make; libraries via pkg-config.
+
+PKGS     := fcgi json-c libmariadb librabbitmq libesmtp-1.0 libsodium libjwt
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes
+CPPFLAGS += -D_GNU_SOURCE -Ifcgi-app
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
+
+# Shared by both programs.
+CORE    := arena buf cfg log db tmpl mq
+# The FastCGI application, less its main.
+APP     := http route valid auth user reset outbox pages
+MAILER  := mail mailer_consume mailer_relay
+
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	      -fno-sanitize-recover=undefined -Werror
+
+BIN      := build
+ASAN_BIN := build/asan
+
+core_objs   = $(CORE:%=$(1)/obj/%.o)
+app_objs    = $(APP:%=$(1)/obj/%.o)
+mailer_objs = $(MAILER:%=$(1)/obj/%.o)
+
+.PHONY: all asan deps run test unit bench fuzz fmt clean
+all: $(BIN)/user-fcgi $(BIN)/reset-mailer
+asan: $(ASAN_BIN)/user-fcgi $(ASAN_BIN)/reset-mailer
+
+$(BIN)/obj/%.o: fcgi-app/%.c fcgi-app/*.h | $(BIN)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
+$(ASAN_BIN)/obj/%.o: fcgi-app/%.c fcgi-app/*.h | $(ASAN_BIN)/obj
+	$(CC) $(CPPFLAGS) $(ASAN_FLAGS) $(WARN) $(PKG_CFLAGS) -c -o $@ $<
+$(BIN)/obj $(ASAN_BIN)/obj $(ASAN_BIN)/unit:
+	mkdir -p $@
+
+$(BIN)/user-fcgi: $(BIN)/obj/user_fcgi.o $(call app_objs,$(BIN)) $(call core_objs,$(BIN))
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BIN)/reset-mailer: $(BIN)/obj/reset_mailer.o $(call mailer_objs,$(BIN)) $(call core_objs,$(BIN))
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+$(ASAN_BIN)/user-fcgi: $(ASAN_BIN)/obj/user_fcgi.o $(call app_objs,$(ASAN_BIN)) $(call core_objs,$(ASAN_BIN))
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+$(ASAN_BIN)/reset-mailer: $(ASAN_BIN)/obj/reset_mailer.o $(call mailer_objs,$(ASAN_BIN)) $(call core_objs,$(ASAN_BIN))
+	$(CC) $(ASAN_FLAGS) -o $@ $^ $(PKG_LIBS)
+
+# Unit tests: each tests/unit/test-<unit>-*.c is one program linked with
+# every library object (sanitizers on); `make unit` runs them all.
+UNIT_SRCS := $(sort $(wildcard tests/unit/test-*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(ASAN_BIN)/unit/%)
+LIB_ASAN  := $(call core_objs,$(ASAN_BIN)) $(call app_objs,$(ASAN_BIN)) $(call mailer_objs,$(ASAN_BIN))
+
+$(ASAN_BIN)/unit/%: tests/unit/%.c tests/unit/check.h $(LIB_ASAN) | $(ASAN_BIN)/unit
+	$(CC) $(CPPFLAGS) -Itests/unit $(ASAN_FLAGS) $(WARN) $(PKG_CFLAGS) -o $@ $< $(LIB_ASAN) $(PKG_LIBS)
+
+unit: $(UNIT_BINS)
+	@pass=0; fail=0; \
+	for t in $(UNIT_BINS); do \
+		if TEMPLATE_DIR=templates $$t; then pass=$$((pass+1)); \
+		else echo "FAIL: $$t"; fail=$$((fail+1)); fi; \
+	done; \
+	echo "unit: $$pass passed, $$fail failed"; test $$fail -eq 0
+
+deps:
+	scripts/install-deps.sh
+
+run: deps
+	$(MAKE) all
+	scripts/run.sh
+
+test: deps
+	$(MAKE) all asan
+	scripts/test.sh
+
+fmt:
+	clang-format -i fcgi-app/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build
