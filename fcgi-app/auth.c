@@ -1,0 +1,223 @@
+/*
+ * Password hashing and tokens (see auth.h).
+ */
+#include <crypt.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <jwt.h>
+#include <sodium.h>
+
+#include "arena.h"
+#include "auth.h"
+#include "cfg.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+
+static char	auth_decoy[crypto_pwhash_STRBYTES];
+
+int
+auth_init(void)
+{
+	unsigned char	pw[16];
+
+	if (sodium_init() < 0)
+		return -1;
+	randombytes_buf(pw, sizeof(pw));
+	if (crypto_pwhash_str(auth_decoy, (const char *)pw, sizeof(pw),
+	    (unsigned long long)cfg_int(CFG_ARGON2_OPSLIMIT),
+	    (size_t)cfg_int(CFG_ARGON2_MEMLIMIT)) != 0)
+		return -1;
+	return 0;
+}
+
+char *
+auth_hash_password(struct arena *a, const char *pw)
+{
+	char	*out = arena_alloc(a, crypto_pwhash_STRBYTES);
+
+	if (crypto_pwhash_str(out, pw, strlen(pw),
+	    (unsigned long long)cfg_int(CFG_ARGON2_OPSLIMIT),
+	    (size_t)cfg_int(CFG_ARGON2_MEMLIMIT)) != 0) {
+		log_kv(LOG_ERROR, "auth.hash_failed", NULL);
+		return NULL;
+	}
+	return out;
+}
+
+static int
+auth_is_bcrypt(const char *hash)
+{
+	return strncmp(hash, "$2a$", 4) == 0 || strncmp(hash, "$2b$", 4) == 0 ||
+	    strncmp(hash, "$2y$", 4) == 0;
+}
+
+/* The seed service's bcrypt hashes, checked in constant time. */
+static int
+auth_verify_bcrypt(const char *hash, const char *pw)
+{
+	struct crypt_data	*data;
+	const char		*out;
+	size_t			 len = strlen(hash);
+	int			 ok;
+
+	if ((data = calloc(1, sizeof(*data))) == NULL)
+		return 0;
+	out = crypt_rn(pw, hash, data, sizeof(*data));
+	ok = out != NULL && out[0] != '*' && strlen(out) == len &&
+	    sodium_memcmp(out, hash, len) == 0;
+	sodium_memzero(data, sizeof(*data));
+	free(data);
+	return ok;
+}
+
+enum auth_verdict
+auth_verify_password(const char *hash, const char *pw)
+{
+	if (strncmp(hash, "$argon2id$", 10) == 0) {
+		if (crypto_pwhash_str_verify(hash, pw, strlen(pw)) != 0)
+			return AUTH_MISMATCH;
+		if (crypto_pwhash_str_needs_rehash(hash,
+		    (unsigned long long)cfg_int(CFG_ARGON2_OPSLIMIT),
+		    (size_t)cfg_int(CFG_ARGON2_MEMLIMIT)) != 0)
+			return AUTH_MATCH_REHASH;
+		return AUTH_MATCH;
+	}
+	if (auth_is_bcrypt(hash))
+		return auth_verify_bcrypt(hash, pw) ? AUTH_MATCH_REHASH :
+		    AUTH_MISMATCH;
+	/* Empty or unknown: no password can match; spend the time anyway. */
+	auth_verify_decoy(pw);
+	return AUTH_MISMATCH;
+}
+
+void
+auth_verify_decoy(const char *pw)
+{
+	if (crypto_pwhash_str_verify(auth_decoy, pw, strlen(pw)) == 0)
+		log_kv(LOG_WARN, "auth.decoy_matched", NULL);
+}
+
+char *
+auth_jwt_issue(struct arena *a, long long user_id, long long pwv,
+    long long *expires_at)
+{
+	jwt_t		*jwt = NULL;
+	char		*s = NULL, *out = NULL, sub[24];
+	const char	*key = cfg_str(CFG_JWT_SECRET);
+	time_t		 now = time(NULL);
+
+	*expires_at = (long long)now + cfg_int(CFG_JWT_TTL);
+	snprintf(sub, sizeof(sub), "%lld", user_id);
+	if (jwt_new(&jwt) != 0)
+		goto out;
+	if (jwt_add_grant(jwt, "iss", cfg_str(CFG_JWT_ISSUER)) != 0 ||
+	    jwt_add_grant(jwt, "sub", sub) != 0 ||
+	    jwt_add_grant_int(jwt, "iat", (long)now) != 0 ||
+	    jwt_add_grant_int(jwt, "exp", (long)*expires_at) != 0 ||
+	    jwt_add_grant_int(jwt, "pwv", (long)pwv) != 0 ||
+	    jwt_set_alg(jwt, JWT_ALG_HS256, (const unsigned char *)key,
+	    (int)strlen(key)) != 0)
+		goto out;
+	if ((s = jwt_encode_str(jwt)) == NULL)
+		goto out;
+	out = arena_strdup(a, s);
+out:
+	free(s);
+	jwt_free(jwt);
+	if (out == NULL)
+		log_kv(LOG_ERROR, "auth.jwt_issue_failed", NULL);
+	return out;
+}
+
+int
+auth_jwt_verify(const char *token, long long *user_id, long long *pwv,
+    long long *expires_at)
+{
+	jwt_t		*jwt = NULL;
+	const char	*key = cfg_str(CFG_JWT_SECRET), *iss, *sub;
+	char		*end;
+	long		 exp, ver;
+	long long	 uid;
+	int		 rc = -1;
+
+	if (strlen(token) > 4096)
+		return -1;
+	if (jwt_decode(&jwt, token, (const unsigned char *)key,
+	    (int)strlen(key)) != 0 || jwt == NULL)
+		goto out;
+	/* Only the algorithm we sign with; never "none". */
+	if (jwt_get_alg(jwt) != JWT_ALG_HS256)
+		goto out;
+	iss = jwt_get_grant(jwt, "iss");
+	if (iss == NULL || strcmp(iss, cfg_str(CFG_JWT_ISSUER)) != 0)
+		goto out;
+	errno = 0;
+	exp = jwt_get_grant_int(jwt, "exp");
+	if (errno != 0 || exp <= (long)time(NULL))
+		goto out;
+	errno = 0;
+	ver = jwt_get_grant_int(jwt, "pwv");
+	if (errno != 0)
+		goto out;
+	if ((sub = jwt_get_grant(jwt, "sub")) == NULL)
+		goto out;
+	errno = 0;
+	uid = strtoll(sub, &end, 10);
+	if (errno != 0 || end == sub || *end != '\0' || uid <= 0)
+		goto out;
+	*user_id = uid;
+	*pwv = ver;
+	*expires_at = exp;
+	rc = 0;
+out:
+	jwt_free(jwt);
+	return rc;
+}
+
+static const char AUTH_SQL_USER[] =
+    "SELECT password_version, role FROM users WHERE id = ?";
+
+int
+auth_require(struct req *r)
+{
+	const char		*token = NULL;
+	long long		 uid, pwv, exp;
+	struct db_param		 p[1];
+	struct db_result	 res;
+	enum db_status		 st;
+
+	if (r->authorization != NULL &&
+	    strncasecmp(r->authorization, "Bearer ", 7) == 0)
+		token = r->authorization + 7;
+	else
+		token = http_cookie(r, AUTH_SESSION_COOKIE);
+	if (token == NULL || auth_jwt_verify(token, &uid, &pwv, &exp) != 0)
+		goto refuse;
+	p[0] = DB_INT(uid);
+	st = db_exec(r->arena, AUTH_SQL_USER, p, 1, &res);
+	if (st != DB_OK) {
+		http_error(r, 503, "The service is briefly unavailable.");
+		return -1;
+	}
+	/* A password change since the token was issued revokes it. */
+	if (res.nrows != 1 || strtoll(db_cell(&res, 0, 0), NULL, 10) != pwv)
+		goto refuse;
+	r->auth_user_id = uid;
+	r->auth_admin = strcmp(db_cell(&res, 0, 1), "admin") == 0;
+	return 0;
+refuse:
+	if (r->html)
+		http_redirect(r, "/user/login");
+	else {
+		http_header(r, "WWW-Authenticate", "Bearer");
+		http_problem(r, 401, "Unauthorized",
+		    "A valid bearer token is required.", NULL);
+	}
+	return -1;
+}
