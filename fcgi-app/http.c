@@ -330,6 +330,44 @@ http_field(const struct req *r, const char *name, const char **out)
 }
 
 void
+http_errors_add(struct json_object **errors, const char *field,
+    const char *msg)
+{
+	if (*errors == NULL)
+		*errors = json_object_new_object();
+	/* The first problem with a field is the one worth showing. */
+	if (!json_object_object_get_ex(*errors, field, NULL))
+		json_object_object_add(*errors, field,
+		    json_object_new_string(msg));
+}
+
+const char *
+http_field_get(const struct req *r, const char *name, int required,
+    struct json_object **errors)
+{
+	const char	*v;
+
+	switch (http_field(r, name, &v)) {
+	case HTTP_FIELD_OK:
+		return v;
+	case HTTP_FIELD_BAD_TYPE:
+		http_errors_add(errors, name, "must be a string");
+		return NULL;
+	default:
+		if (required)
+			http_errors_add(errors, name, "is required");
+		return NULL;
+	}
+}
+
+int
+http_invalid(struct req *r, struct json_object *errors)
+{
+	return http_problem(r, 422, "Invalid input",
+	    "One or more fields are invalid.", errors);
+}
+
+void
 http_header(struct req *r, const char *k, const char *v)
 {
 	if (r->nheaders == HTTP_MAX_HEADERS) {

@@ -101,6 +101,17 @@ const char	*http_cookie(const struct req *, const char *);
 /* A string field from the JSON body or the form. */
 enum http_field	 http_field(const struct req *, const char *, const char **);
 
+/*
+ * Reads a string field, noting "is required" or "must be a string" in
+ * *errors (created on first use) when it is missing or of another type.
+ */
+const char	*http_field_get(const struct req *, const char *, int required,
+		    struct json_object **errors);
+void		 http_errors_add(struct json_object **, const char *field,
+		    const char *msg);
+/* 422 with the field errors (taken), as a problem or the page again. */
+int		 http_invalid(struct req *, struct json_object *errors);
+
 /* Responses.  Each returns 0 so handlers can `return http_json(...)`. */
 void		 http_header(struct req *, const char *, const char *);
 int		 http_json(struct req *, int status, struct json_object *);
