@@ -1,0 +1,247 @@
+/*
+ * Outbox rows and their publication (see outbox.h).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/time.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "arena.h"
+#include "http.h"
+#include "log.h"
+#include "mq.h"
+#include "outbox.h"
+
+/* Unconfirmed publishes we remember; beyond that the relay catches up. */
+#define OUTBOX_INFLIGHT		256
+/* After a failed connect, leave the broker alone this long (seconds). */
+#define OUTBOX_RETRY_AFTER	5
+
+struct outbox_inflight {
+	uint64_t	tag;
+	long long	id;
+};
+
+static struct mq		*outbox_mq;
+static time_t			 outbox_down_since;
+static struct outbox_inflight	 outbox_wait[OUTBOX_INFLIGHT];
+static size_t			 outbox_nwait;
+static struct arena		*outbox_arena;
+
+static const char SQL_INSERT[] =
+    "INSERT INTO outbox (event_id, routing_key, event_type, email, payload, "
+    "created_at) VALUES (?, ?, ?, ?, ?, NOW(3))";
+static const char SQL_DELETE[] = "DELETE FROM outbox WHERE id = ?";
+
+void
+outbox_uuid(char out[37])
+{
+	unsigned char	b[16];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;
+	b[8] = (b[8] & 0x3f) | 0x80;
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
+	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+enum db_status
+outbox_add(struct req *r, const char *routing_key, const char *email,
+    struct json_object *payload)
+{
+	struct outbox_pending	*p;
+	struct db_param		 prm[5];
+	struct db_result	 res;
+	struct timeval		 tv;
+	struct tm		 tm;
+	char			 uuid[37], ts[40];
+	enum db_status		 st;
+
+	outbox_uuid(uuid);
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000);
+	json_object_object_add(payload, "event_id",
+	    json_object_new_string(uuid));
+	json_object_object_add(payload, "type",
+	    json_object_new_string(routing_key));
+	json_object_object_add(payload, "occurred_at",
+	    json_object_new_string(ts));
+
+	p = arena_calloc(r->arena, 1, sizeof(*p));
+	p->event_id = arena_strdup(r->arena, uuid);
+	p->routing_key = routing_key;
+	p->type = routing_key;
+	p->email = arena_strdup(r->arena, email);
+	p->payload = arena_strdup(r->arena, json_object_to_json_string_ext(
+	    payload, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(payload);
+
+	prm[0] = DB_TEXT(p->event_id);
+	prm[1] = DB_TEXT(p->routing_key);
+	prm[2] = DB_TEXT(p->type);
+	prm[3] = DB_TEXT(p->email);
+	prm[4] = DB_TEXT(p->payload);
+	if ((st = db_exec(r->arena, SQL_INSERT, prm, 5, &res)) != DB_OK)
+		return st;
+	p->id = (long long)res.insert_id;
+	p->next = r->pending;
+	r->pending = p;
+	return DB_OK;
+}
+
+/* Opens the broker connection unless it failed a moment ago. */
+static int
+outbox_connect(void)
+{
+	time_t	now = time(NULL);
+
+	if (outbox_mq != NULL)
+		return 0;
+	if (outbox_down_since != 0 &&
+	    now - outbox_down_since < OUTBOX_RETRY_AFTER)
+		return -1;
+	if ((outbox_mq = mq_open()) == NULL) {
+		outbox_down_since = now;
+		return -1;
+	}
+	outbox_down_since = 0;
+	return 0;
+}
+
+/* The connection broke: forget it; unconfirmed rows go to the relay. */
+static void
+outbox_disconnect(void)
+{
+	if (outbox_mq != NULL)
+		mq_close(outbox_mq);
+	outbox_mq = NULL;
+	outbox_nwait = 0;
+	outbox_down_since = time(NULL);
+}
+
+static void
+outbox_on_confirm(uint64_t tag, int multiple, int ack, void *arg)
+{
+	struct db_param	p[1];
+	size_t		i = 0;
+
+	(void)arg;
+	if (outbox_arena == NULL)
+		outbox_arena = arena_new();
+	while (i < outbox_nwait) {
+		struct outbox_inflight *w = &outbox_wait[i];
+
+		if (w->tag == tag || (multiple && w->tag < tag)) {
+			/* A nack leaves the row for the relay to retry. */
+			if (ack) {
+				p[0] = DB_INT(w->id);
+				if (db_exec(outbox_arena, SQL_DELETE, p, 1,
+				    NULL) != DB_OK)
+					log_kv(LOG_WARN, "outbox.delete_failed",
+					    NULL);
+			}
+			outbox_wait[i] = outbox_wait[--outbox_nwait];
+			continue;
+		}
+		i++;
+	}
+	arena_reset(outbox_arena);
+}
+
+static long long
+outbox_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+outbox_drain(int wait_ms)
+{
+	long long	deadline = outbox_now_ms() + wait_ms, left;
+
+	while (outbox_mq != NULL && outbox_nwait > 0) {
+		left = deadline - outbox_now_ms();
+		if (left < 0)
+			left = 0;
+		if (mq_poll_confirms(outbox_mq, (int)left, outbox_on_confirm,
+		    NULL) != 0) {
+			outbox_disconnect();
+			return;
+		}
+		if (left == 0)
+			return;
+	}
+}
+
+void
+outbox_publish_pending(struct req *r)
+{
+	struct outbox_pending	*p;
+	struct mq_message	 m;
+	uint64_t		 tag;
+
+	if (r->pending == NULL)
+		return;
+	/* Confirms of earlier requests first, so the table stays small. */
+	outbox_drain(0);
+	if (outbox_connect() != 0) {
+		log_kv(LOG_WARN, "outbox.broker_unavailable", NULL);
+		return;
+	}
+	for (p = r->pending; p != NULL; p = p->next) {
+		memset(&m, 0, sizeof(m));
+		m.routing_key = p->routing_key;
+		m.event_id = p->event_id;
+		m.type = p->type;
+		m.email = p->email;
+		m.body = p->payload;
+		m.body_len = strlen(p->payload);
+		if (mq_publish(outbox_mq, &m, &tag) != 0) {
+			log_kv(LOG_WARN, "outbox.publish_failed",
+			    "event_id", p->event_id, NULL);
+			outbox_disconnect();
+			return;
+		}
+		if (outbox_nwait < OUTBOX_INFLIGHT) {
+			outbox_wait[outbox_nwait].tag = tag;
+			outbox_wait[outbox_nwait].id = p->id;
+			outbox_nwait++;
+		}
+		log_kv(LOG_INFO, "outbox.published", "event_id", p->event_id,
+		    "type", p->type, NULL);
+	}
+	/*
+	 * On an idle broker the confirm takes a millisecond or two: collect
+	 * it now rather than leave the row to the relay.  The answer is
+	 * already out, so this only delays this worker's next accept.
+	 */
+	outbox_drain(50);
+}
+
+size_t
+outbox_unconfirmed(void)
+{
+	return outbox_nwait;
+}
+
+void
+outbox_close(void)
+{
+	if (outbox_mq != NULL)
+		mq_close(outbox_mq);
+	outbox_mq = NULL;
+	outbox_nwait = 0;
+	arena_free(outbox_arena);
+	outbox_arena = NULL;
+}

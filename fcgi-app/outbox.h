@@ -1,0 +1,51 @@
+/*
+ * The transactional outbox.  An event row is written in the same
+ * transaction as the change it announces; once the answer is out, the
+ * worker publishes it with publisher confirms and deletes the row when
+ * RabbitMQ confirms.  Whatever stays (broker down, worker killed) is
+ * republished by the relay in reset-mailer.
+ */
+#ifndef OUTBOX_H
+#define OUTBOX_H
+
+#include "db.h"
+
+struct json_object;
+struct req;
+
+struct outbox_pending {
+	struct outbox_pending	*next;
+	long long		 id;
+	const char		*event_id;
+	const char		*routing_key;
+	const char		*type;
+	const char		*email;
+	const char		*payload;
+};
+
+/*
+ * Adds event_id, type and occurred_at to payload, writes the row (inside
+ * the caller's transaction) and queues it on r for publishing after the
+ * answer.  Takes ownership of payload.
+ */
+enum db_status	outbox_add(struct req *, const char *routing_key,
+		    const char *email, struct json_object *payload);
+
+/* After the answer is sent: publishes what r queued. */
+void		outbox_publish_pending(struct req *);
+
+/*
+ * Collects confirms that have arrived and deletes the confirmed rows,
+ * waiting at most wait_ms for outstanding ones.
+ */
+void		outbox_drain(int wait_ms);
+
+/* How many published events still wait for their confirm. */
+size_t		outbox_unconfirmed(void);
+
+void		outbox_close(void);
+
+/* A random (version 4) UUID in the caller's 37-byte buffer. */
+void		outbox_uuid(char out[37]);
+
+#endif

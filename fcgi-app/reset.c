@@ -1,0 +1,254 @@
+/*
+ * Password reset tokens and their SQL (see reset.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <sodium.h>
+
+#include "arena.h"
+#include "cfg.h"
+#include "http.h"
+#include "log.h"
+#include "outbox.h"
+#include "reset.h"
+
+#define RESET_TOKEN_BYTES	32
+
+static const char SQL_USER_BY_EMAIL[] =
+    "SELECT id, name, email FROM users WHERE email = ?";
+/* Hourly counter per address: the write both paths share (see reset.h). */
+static const char SQL_THROTTLE_HIT[] =
+    "INSERT INTO throttles (bucket, window_start, hits) "
+    "VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), 1) "
+    "ON DUPLICATE KEY UPDATE hits = hits + 1";
+static const char SQL_INSERT_RESET[] =
+    "INSERT INTO password_resets (created_at, updated_at, token, email, "
+    "verify, user_id, expires_at, requested_ip) "
+    "VALUES (NOW(3), NOW(3), ?, ?, 0, ?, FROM_UNIXTIME(?), ?)";
+static const char SQL_LOOKUP[] =
+    "SELECT user_id FROM password_resets "
+    "WHERE token = ? AND verify = 0 AND expires_at > NOW(3)";
+static const char SQL_CONSUME[] =
+    "UPDATE password_resets SET verify = 1, used_at = NOW(3), "
+    "updated_at = NOW(3) "
+    "WHERE token = ? AND verify = 0 AND expires_at > NOW(3)";
+static const char SQL_CONSUMED_USER[] =
+    "SELECT r.user_id, u.name, u.email FROM password_resets r "
+    "JOIN users u ON u.id = r.user_id WHERE r.token = ?";
+static const char SQL_SET_PASSWORD[] =
+    "UPDATE users SET password = ?, password_version = password_version + 1, "
+    "updated_at = NOW(3) WHERE id = ?";
+static const char SQL_REVOKE_OTHERS[] =
+    "UPDATE password_resets SET verify = 1, updated_at = NOW(3) "
+    "WHERE user_id = ? AND verify = 0";
+
+/* Hex SHA-256 of s, in the arena: what the database keeps of a token. */
+static char *
+reset_sha256_hex(struct arena *a, const char *s)
+{
+	unsigned char	 h[crypto_hash_sha256_BYTES];
+	char		*hex = arena_alloc(a, sizeof(h) * 2 + 1);
+
+	crypto_hash_sha256(h, (const unsigned char *)s, strlen(s));
+	sodium_bin2hex(hex, sizeof(h) * 2 + 1, h, sizeof(h));
+	return hex;
+}
+
+/* A token is exactly 43 characters of the base64url alphabet. */
+static int
+reset_token_well_formed(const char *t)
+{
+	unsigned char	bin[RESET_TOKEN_BYTES + 1];
+	size_t		len;
+
+	if (t == NULL || strlen(t) != RESET_TOKEN_LEN)
+		return 0;
+	if (sodium_base642bin(bin, sizeof(bin), t, RESET_TOKEN_LEN, NULL, &len,
+	    NULL, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
+		return 0;
+	return len == RESET_TOKEN_BYTES;
+}
+
+static char *
+reset_iso_time(struct arena *a, time_t t)
+{
+	struct tm	tm;
+	char		s[32];
+
+	gmtime_r(&t, &tm);
+	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return arena_strdup(a, s);
+}
+
+/* The link: PUBLIC_BASE_URL (never the Host header) + path + token. */
+static char *
+reset_link(struct arena *a, const char *token)
+{
+	const char	*base = cfg_str(CFG_PUBLIC_BASE_URL);
+	size_t		 n = strlen(base);
+
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	return arena_printf(a, "%.*s/password/reset?token=%s", (int)n, base,
+	    token);
+}
+
+/* Writes the reset row and its event; inside reset_request's transaction. */
+static enum db_status
+reset_record(struct req *r, long long user_id, const char *name,
+    const char *email)
+{
+	unsigned char		 raw[RESET_TOKEN_BYTES];
+	char			 token[RESET_TOKEN_LEN + 1];
+	struct db_param		 p[5];
+	struct json_object	*ev;
+	time_t			 expires = time(NULL) +
+	    (time_t)cfg_int(CFG_RESET_TOKEN_TTL);
+	enum db_status		 st;
+
+	randombytes_buf(raw, sizeof(raw));
+	sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+	p[0] = DB_TEXT(reset_sha256_hex(r->arena, token));
+	p[1] = DB_TEXT(email);
+	p[2] = DB_INT(user_id);
+	p[3] = DB_INT((long long)expires);
+	p[4] = DB_TEXT(r->remote_addr != NULL ? r->remote_addr : "");
+	if ((st = db_exec(r->arena, SQL_INSERT_RESET, p, 5, NULL)) != DB_OK)
+		return st;
+	ev = json_object_new_object();
+	json_object_object_add(ev, "user_id", json_object_new_int64(user_id));
+	json_object_object_add(ev, "email", json_object_new_string(email));
+	json_object_object_add(ev, "name", json_object_new_string(name));
+	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
+	json_object_object_add(ev, "reset_url",
+	    json_object_new_string(reset_link(r->arena, token)));
+	json_object_object_add(ev, "expires_at",
+	    json_object_new_string(reset_iso_time(r->arena, expires)));
+	sodium_memzero(token, sizeof(token));
+	return outbox_add(r, "create.password.reset", email, ev);
+}
+
+enum db_status
+reset_request(struct req *r, const char *email)
+{
+	struct db_param		 p[1];
+	struct db_result	 res;
+	enum db_status		 st;
+	char			*lower, *c;
+
+	/* The counter is per address, whatever its case. */
+	lower = arena_strdup(r->arena, email);
+	for (c = lower; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	if ((st = db_begin()) != DB_OK)
+		return st;
+	p[0] = DB_TEXT(email);
+	if ((st = db_exec(r->arena, SQL_USER_BY_EMAIL, p, 1, &res)) != DB_OK)
+		goto fail;
+	p[0] = DB_TEXT(arena_printf(r->arena, "forgot:addr:%s",
+	    reset_sha256_hex(r->arena, lower)));
+	if ((st = db_exec(r->arena, SQL_THROTTLE_HIT, p, 1, NULL)) != DB_OK)
+		goto fail;
+	if (res.nrows == 1 && (st = reset_record(r,
+	    strtoll(db_cell(&res, 0, 0), NULL, 10), db_cell(&res, 0, 1),
+	    db_cell(&res, 0, 2))) != DB_OK)
+		goto fail;
+	if ((st = db_commit()) != DB_OK)
+		goto fail;
+	if (res.nrows == 1)
+		log_kv(LOG_INFO, "reset.requested", "user_id",
+		    db_cell(&res, 0, 0), NULL);
+	else
+		log_kv(LOG_INFO, "reset.requested_unknown", NULL);
+	return DB_OK;
+fail:
+	db_rollback();
+	/* Nothing committed: the events must not be published either. */
+	r->pending = NULL;
+	return st;
+}
+
+enum db_status
+reset_lookup(struct req *r, const char *token, int *usable)
+{
+	struct db_param		p[1];
+	struct db_result	res;
+	enum db_status		st;
+
+	*usable = 0;
+	if (!reset_token_well_formed(token))
+		return DB_OK;
+	p[0] = DB_TEXT(reset_sha256_hex(r->arena, token));
+	if ((st = db_exec(r->arena, SQL_LOOKUP, p, 1, &res)) != DB_OK)
+		return st;
+	*usable = res.nrows > 0;
+	return DB_OK;
+}
+
+enum db_status
+reset_consume(struct req *r, const char *token, const char *hash, int *done)
+{
+	struct db_param		 p[2];
+	struct db_result	 res, who;
+	struct json_object	*ev;
+	enum db_status		 st;
+	const char		*digest;
+	long long		 uid;
+
+	*done = 0;
+	if (!reset_token_well_formed(token))
+		return DB_OK;
+	digest = reset_sha256_hex(r->arena, token);
+	if ((st = db_begin()) != DB_OK)
+		return st;
+	p[0] = DB_TEXT(digest);
+	if ((st = db_exec(r->arena, SQL_CONSUME, p, 1, &res)) != DB_OK)
+		goto fail;
+	if (res.affected != 1) {
+		/* Unknown, used, expired, or a concurrent attempt won. */
+		db_rollback();
+		return DB_OK;
+	}
+	if ((st = db_exec(r->arena, SQL_CONSUMED_USER, p, 1, &who)) != DB_OK)
+		goto fail;
+	if (who.nrows != 1 || db_cell(&who, 0, 0) == NULL) {
+		/* The account was deleted after the link was sent. */
+		db_rollback();
+		return DB_OK;
+	}
+	uid = strtoll(db_cell(&who, 0, 0), NULL, 10);
+	p[0] = DB_TEXT(hash);
+	p[1] = DB_INT(uid);
+	if ((st = db_exec(r->arena, SQL_SET_PASSWORD, p, 2, NULL)) != DB_OK)
+		goto fail;
+	p[0] = DB_INT(uid);
+	if ((st = db_exec(r->arena, SQL_REVOKE_OTHERS, p, 1, NULL)) != DB_OK)
+		goto fail;
+	ev = json_object_new_object();
+	json_object_object_add(ev, "user_id", json_object_new_int64(uid));
+	json_object_object_add(ev, "email",
+	    json_object_new_string(db_cell(&who, 0, 2)));
+	json_object_object_add(ev, "name",
+	    json_object_new_string(db_cell(&who, 0, 1)));
+	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
+	if ((st = outbox_add(r, "password.changed", db_cell(&who, 0, 2), ev))
+	    != DB_OK)
+		goto fail;
+	if ((st = db_commit()) != DB_OK)
+		goto fail;
+	*done = 1;
+	log_kv(LOG_INFO, "reset.consumed", "user_id", db_cell(&who, 0, 0),
+	    NULL);
+	return DB_OK;
+fail:
+	db_rollback();
+	r->pending = NULL;
+	return st;
+}

@@ -1,0 +1,36 @@
+/*
+ * Password reset tokens.  A token is 32 bytes from the CSPRNG, base64url
+ * in the link; only its SHA-256 (hex, in the seed's `token` column) is
+ * stored.  It is single-use, expires after RESET_TOKEN_TTL, and every
+ * outstanding token of a user dies when the password changes.
+ */
+#ifndef RESET_H
+#define RESET_H
+
+#include "db.h"
+
+struct req;
+
+/* Length of a token in a link: base64url of 32 bytes, no padding. */
+#define RESET_TOKEN_LEN	43
+
+/*
+ * Records a reset for email when it belongs to an account, with an outbox
+ * event carrying the link.  Known and unknown addresses do the same kind
+ * of database work (the throttle counter is written either way).
+ */
+enum db_status	reset_request(struct req *, const char *email);
+
+/* Is token usable now?  Does not consume it. */
+enum db_status	reset_lookup(struct req *, const char *token, int *usable);
+
+/*
+ * Consumes token (one atomic UPDATE: of concurrent attempts exactly one
+ * wins), stores hash as the user's password, bumps the password version,
+ * revokes the user's other tokens and queues a "password changed" event.
+ * *done is 0 when the token was unknown, used or expired.
+ */
+enum db_status	reset_consume(struct req *, const char *token,
+		    const char *hash, int *done);
+
+#endif
