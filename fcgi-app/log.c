@@ -39,22 +39,29 @@ log_set_request_id(const char *id)
 }
 
 void
+log_now_iso(char *out, size_t outlen)
+{
+	struct timeval	tv;
+	struct tm	tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(out, outlen, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+}
+
+void
 log_kv(enum log_level level, const char *event, ...)
 {
 	struct json_object	*o;
-	struct timeval		 tv;
-	struct tm		 tm;
-	char			 ts[40];
+	char			 ts[64];
 	const char		*k, *v;
 	va_list			 ap;
 
 	if ((o = json_object_new_object()) == NULL)
 		return;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000);
+	log_now_iso(ts, sizeof(ts));
 	json_object_object_add(o, "ts", json_object_new_string(ts));
 	json_object_object_add(o, "level",
 	    json_object_new_string(log_levels[level]));

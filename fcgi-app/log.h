@@ -7,6 +7,8 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stddef.h>
+
 enum log_level {
 	LOG_DEBUG,
 	LOG_INFO,
@@ -15,6 +17,9 @@ enum log_level {
 };
 
 void	log_set_program(const char *);
+
+/* The current UTC time as 2026-12-03T19:30:00.123Z (out: 64 bytes). */
+void	log_now_iso(char *out, size_t outlen);
 void	log_set_request_id(const char *);
 
 /*

@@ -57,17 +57,11 @@ outbox_add(struct req *r, const char *routing_key, const char *email,
 	struct outbox_pending	*p;
 	struct db_param		 prm[5];
 	struct db_result	 res;
-	struct timeval		 tv;
-	struct tm		 tm;
-	char			 uuid[37], ts[40];
+	char			 uuid[37], ts[64];
 	enum db_status		 st;
 
 	outbox_uuid(uuid);
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, (long)tv.tv_usec / 1000);
+	log_now_iso(ts, sizeof(ts));
 	json_object_object_add(payload, "event_id",
 	    json_object_new_string(uuid));
 	json_object_object_add(payload, "type",

@@ -59,7 +59,7 @@ reset_sha256_hex(struct arena *a, const char *s)
 }
 
 /* A token is exactly 43 characters of the base64url alphabet. */
-static int
+int
 reset_token_well_formed(const char *t)
 {
 	unsigned char	bin[RESET_TOKEN_BYTES + 1];

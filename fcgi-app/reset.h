@@ -14,6 +14,9 @@ struct req;
 /* Length of a token in a link: base64url of 32 bytes, no padding. */
 #define RESET_TOKEN_LEN	43
 
+/* Is t shaped like a token (43 base64url characters, 32 bytes)? */
+int		reset_token_well_formed(const char *t);
+
 /*
  * Records a reset for email when it belongs to an account, with an outbox
  * event carrying the link.  Known and unknown addresses do the same kind
