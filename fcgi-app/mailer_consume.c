@@ -1,0 +1,398 @@
+/*
+ * One event delivery, end to end.  Delivery is at least once, so the
+ * mail_sent table (by event id) turns redeliveries and relay republishes
+ * into no-ops; the original delivery is acked only when its outcome is
+ * durable somewhere else (the server took the mail, or the broker
+ * confirmed the retry or dead letter), so a crash at any point means the
+ * broker delivers it again.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "arena.h"
+#include "buf.h"
+#include "cfg.h"
+#include "db.h"
+#include "log.h"
+#include "mail.h"
+#include "mailer_consume.h"
+#include "mq.h"
+#include "tmpl.h"
+
+#define MAILER_CONFIRM_MS	5000
+#define MAILER_MAX_DELAY_MS	(24LL * 3600 * 1000)
+
+/* The kinds of event the mailer sends a message for, by event type. */
+enum mailer_kind {
+	KIND_RESET,		/* create.password.reset */
+	KIND_CHANGED,		/* password.changed */
+	KIND__MAX
+};
+
+static const struct mailer_kind_row {
+	const char	*type;
+	const char	*tmpl_txt;
+	const char	*tmpl_html;
+	const char	*subject_key;
+	const char	*subject_default;
+	int		 needs_url;
+} mailer_kinds[KIND__MAX] = {
+	{ "create.password.reset", "email/reset.txt", "email/reset.html",
+	    "reset_subject", "Reset your password", 1 },	/* KIND_RESET */
+	{ "password.changed", "email/changed.txt", "email/changed.html",
+	    "changed_subject", "Your password was changed", 0 },
+							/* KIND_CHANGED */
+};
+
+/* What one delivery is about, parsed and checked. */
+struct mailer_event {
+	struct json_object	*obj;		/* the whole event (owned) */
+	const char		*event_id;
+	const char		*type;
+	const char		*email;
+	const char		*name;
+	const char		*locale;	/* a shipped one */
+	enum mailer_kind	 kind;
+};
+
+/* Everything said about one outcome goes into one log line. */
+struct mailer_outcome {
+	const char	*outcome;	/* sent, duplicate, retry, dead */
+	const char	*reason;
+	int		 code;
+	long long	 attempt;
+	long long	 delay_ms;
+};
+
+long long
+mailer_retry_delay_ms(long long attempt)
+{
+	long long	 ms = cfg_int(CFG_MAILER_RETRY_BASE) * 1000;
+
+	if (attempt < 1)
+		attempt = 1;
+	while (--attempt > 0 && ms < MAILER_MAX_DELAY_MS)
+		ms *= 2;
+	if (ms < 1)
+		ms = 1;
+	return ms > MAILER_MAX_DELAY_MS ? MAILER_MAX_DELAY_MS : ms;
+}
+
+/* A string member of o, or NULL when absent or not a string. */
+static const char *
+mailer_str(struct json_object *o, const char *key)
+{
+	struct json_object	*v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Whether s looks like a UUID (36 hex digits and hyphens). */
+static int
+mailer_uuid_valid(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (strchr("0123456789abcdefABCDEF", s[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Parses and checks the event body.  Returns 0, or -1 with the reason in
+ * why (the event cannot ever be sent: dead-letter it).
+ */
+static int
+mailer_parse(const struct mq_delivery *d, struct mailer_event *ev,
+    char *why, size_t whylen)
+{
+	struct json_tokener	*tok;
+	const char		*loc;
+	size_t			 i;
+
+	memset(ev, 0, sizeof *ev);
+	if ((tok = json_tokener_new()) == NULL)
+		arena_oom(0);
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
+	    JSON_TOKENER_VALIDATE_UTF8);
+	ev->obj = json_tokener_parse_ex(tok, d->body, (int)d->body_len);
+	if (ev->obj == NULL ||
+	    json_tokener_get_error(tok) != json_tokener_success ||
+	    json_tokener_get_parse_end(tok) != d->body_len) {
+		snprintf(why, whylen, "malformed JSON: %s",
+		    json_tokener_error_desc(json_tokener_get_error(tok)));
+		json_tokener_free(tok);
+		return -1;
+	}
+	json_tokener_free(tok);
+	if (!json_object_is_type(ev->obj, json_type_object)) {
+		snprintf(why, whylen, "malformed event: not an object");
+		return -1;
+	}
+	ev->event_id = mailer_str(ev->obj, "event_id");
+	ev->type = mailer_str(ev->obj, "type");
+	ev->email = mailer_str(ev->obj, "email");
+	ev->name = mailer_str(ev->obj, "name");
+	if (!mailer_uuid_valid(ev->event_id)) {
+		snprintf(why, whylen, "malformed event: event_id");
+		return -1;
+	}
+	for (i = 0; i < KIND__MAX; i++)
+		if (ev->type != NULL && strcmp(ev->type, mailer_kinds[i].type)
+		    == 0)
+			break;
+	if (i == KIND__MAX) {
+		snprintf(why, whylen, "malformed event: unknown type");
+		return -1;
+	}
+	ev->kind = (enum mailer_kind)i;
+	if (ev->email == NULL || !mail_addr_valid(ev->email)) {
+		snprintf(why, whylen, "malformed event: email");
+		return -1;
+	}
+	if (mailer_kinds[i].needs_url &&
+	    mailer_str(ev->obj, "reset_url") == NULL) {
+		snprintf(why, whylen, "malformed event: reset_url");
+		return -1;
+	}
+	/* Only a shipped locale ever reaches a file name. */
+	ev->locale = tmpl_locales[0];
+	if ((loc = mailer_str(ev->obj, "locale")) != NULL)
+		for (i = 0; tmpl_locales[i] != NULL; i++)
+			if (strcmp(loc, tmpl_locales[i]) == 0)
+				ev->locale = tmpl_locales[i];
+	return 0;
+}
+
+/* Writes the one log line of an outcome; never the link or the body. */
+static void
+mailer_log(const struct mq_delivery *d, const struct mailer_event *ev,
+    const struct mailer_outcome *o)
+{
+	char	 attempt[24], code[16], delay[24];
+
+	snprintf(attempt, sizeof attempt, "%lld", o->attempt);
+	snprintf(code, sizeof code, "%d", o->code);
+	snprintf(delay, sizeof delay, "%lld", o->delay_ms);
+	log_kv(strcmp(o->outcome, "dead") == 0 ? LOG_WARN : LOG_INFO,
+	    "mail.outcome",
+	    "event_id", ev != NULL && ev->event_id != NULL ? ev->event_id :
+	    d->message_id,
+	    "type", ev != NULL && ev->type != NULL ? ev->type : d->type,
+	    "queue", d->queue,
+	    "outcome", o->outcome,
+	    "attempt", attempt,
+	    "smtp_code", code,
+	    "reason", o->reason != NULL ? o->reason : "",
+	    "retry_in_ms", delay,
+	    NULL);
+}
+
+/*
+ * Publishes the delivery's body again to queue ("<q>.retry" or
+ * "<q>.dead") with attempts and, for a dead letter, the reason, and
+ * waits for the broker's confirm.  Returns 0, or -1 (broker trouble).
+ */
+static int
+mailer_republish(struct mailer *m, const struct mq_delivery *d,
+    const char *suffix, long long attempts, const char *reason,
+    long long expiration_ms)
+{
+	struct mq_header	 h[2];
+	struct mq_message	 msg;
+	char			 queue[256];
+	uint64_t		 tag;
+	size_t			 nh = 0;
+
+	snprintf(queue, sizeof queue, "%s%s", d->queue, suffix);
+	h[nh].key = "x-attempts";
+	h[nh].s = NULL;
+	h[nh++].i = attempts;
+	if (reason != NULL) {
+		h[nh].key = "x-death-reason";
+		h[nh].s = reason;
+		h[nh++].i = 0;
+	}
+	memset(&msg, 0, sizeof msg);
+	msg.routing_key = queue;
+	msg.event_id = d->message_id[0] != '\0' ? d->message_id : NULL;
+	msg.type = d->type[0] != '\0' ? d->type : NULL;
+	msg.email = d->email[0] != '\0' ? d->email : NULL;
+	msg.body = d->body;
+	msg.body_len = d->body_len;
+	msg.headers = h;
+	msg.nheaders = nh;
+	msg.expiration_ms = expiration_ms;
+	msg.timestamp = d->timestamp;
+	if (mq_publish_queue(m->out, queue, &msg, &tag) == -1)
+		return -1;
+	return mq_wait_confirm(m->out, tag, MAILER_CONFIRM_MS) == 1 ? 0 : -1;
+}
+
+/* Dead-letters the delivery with a reason, then acks it. */
+static enum mailer_rc
+mailer_dead(struct mailer *m, const struct mq_delivery *d,
+    const struct mailer_event *ev, struct mailer_outcome *o)
+{
+	if (mailer_republish(m, d, ".dead", o->attempt, o->reason, 0) == -1)
+		return MAILER_BROKER_DOWN;
+	o->outcome = "dead";
+	mailer_log(d, ev, o);
+	return mq_ack(m->in, d->tag) == 0 ? MAILER_DONE : MAILER_BROKER_DOWN;
+}
+
+/*
+ * Schedules another attempt through the retry queue, or dead-letters the
+ * delivery once it has had its attempts.
+ */
+static enum mailer_rc
+mailer_retry(struct mailer *m, const struct mq_delivery *d,
+    const struct mailer_event *ev, struct mailer_outcome *o)
+{
+	if (o->attempt >= cfg_int(CFG_MAILER_MAX_ATTEMPTS))
+		return mailer_dead(m, d, ev, o);
+	o->delay_ms = mailer_retry_delay_ms(o->attempt);
+	if (mailer_republish(m, d, ".retry", o->attempt, NULL,
+	    o->delay_ms) == -1)
+		return MAILER_BROKER_DOWN;
+	o->outcome = "retry";
+	mailer_log(d, ev, o);
+	return mq_ack(m->in, d->tag) == 0 ? MAILER_DONE : MAILER_BROKER_DOWN;
+}
+
+/*
+ * Whether the event was mailed already: 1 yes, 0 no, -1 the database
+ * cannot tell now.
+ */
+static int
+mailer_already_sent(struct arena *a, const char *event_id)
+{
+	struct db_param		 p[1];
+	struct db_result	 res;
+
+	p[0] = DB_TEXT(event_id);
+	if (db_exec(a, "SELECT 1 FROM mail_sent WHERE event_id = ?", p, 1,
+	    &res) != DB_OK)
+		return -1;
+	return res.nrows > 0;
+}
+
+/* Renders both bodies and the subject, and builds the message. */
+static int
+mailer_render(const struct mailer_event *ev, struct buf *msg, char *why,
+    size_t whylen)
+{
+	const struct mailer_kind_row	*k = &mailer_kinds[ev->kind];
+	struct buf			 text, html;
+	struct mail			 mail;
+	const char			*subject;
+	int				 rc = -1;
+
+	buf_init(&text);
+	buf_init(&html);
+	if (tmpl_render(k->tmpl_txt, ev->locale, ev->obj, &text, why,
+	    whylen) == -1 ||
+	    tmpl_render(k->tmpl_html, ev->locale, ev->obj, &html, why,
+	    whylen) == -1)
+		goto out;
+	if ((subject = tmpl_string(ev->locale, k->subject_key)) == NULL)
+		subject = k->subject_default;
+	memset(&mail, 0, sizeof mail);
+	mail.from = cfg_str(CFG_MAIL_FROM);
+	mail.to_name = ev->name;
+	mail.to_addr = ev->email;
+	mail.subject = subject;
+	mail.id = ev->event_id;
+	mail.date = time(NULL);
+	mail.text = text.data;
+	mail.html = html.data;
+	rc = mail_build(&mail, msg, why, whylen);
+out:
+	buf_free(&text);
+	buf_free(&html);
+	return rc;
+}
+
+enum mailer_rc
+mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d)
+{
+	struct mailer_event	 ev;
+	struct mailer_outcome	 o;
+	struct mail_result	 res;
+	struct db_param		 p[1];
+	struct buf		 msg;
+	char			 why[256];
+	enum mailer_rc		 rc;
+	int			 sent;
+
+	memset(&o, 0, sizeof o);
+	o.attempt = d->attempts + 1;
+	buf_init(&msg);
+
+	if (mailer_parse(d, &ev, why, sizeof why) == -1) {
+		o.reason = why;
+		rc = mailer_dead(m, d, NULL, &o);
+		goto out;
+	}
+	if ((sent = mailer_already_sent(a, ev.event_id)) == -1) {
+		/* Cannot tell: put it back and let the caller back off. */
+		rc = mq_nack(m->in, d->tag, 1) == 0 ? MAILER_DB_DOWN :
+		    MAILER_BROKER_DOWN;
+		goto out;
+	}
+	if (sent) {
+		o.outcome = "duplicate";
+		mailer_log(d, &ev, &o);
+		rc = mq_ack(m->in, d->tag) == 0 ? MAILER_DONE :
+		    MAILER_BROKER_DOWN;
+		goto out;
+	}
+	if (mailer_render(&ev, &msg, why, sizeof why) == -1) {
+		/* A template missing now may be deployed by the next try. */
+		o.reason = why;
+		rc = mailer_retry(m, d, &ev, &o);
+		goto out;
+	}
+
+	mail_send(ev.email, &msg, &res);
+	o.code = res.code;
+	o.reason = res.reply;
+	switch (res.status) {
+	case MAIL_SENT:
+		p[0] = DB_TEXT(ev.event_id);
+		if (db_exec(a, "INSERT IGNORE INTO mail_sent (event_id, sent_at)"
+		    " VALUES (?, NOW(3))", p, 1, NULL) != DB_OK)
+			log_kv(LOG_WARN, "mail.dedup_not_recorded",
+			    "event_id", ev.event_id, NULL);
+		o.outcome = "sent";
+		mailer_log(d, &ev, &o);
+		rc = mq_ack(m->in, d->tag) == 0 ? MAILER_DONE :
+		    MAILER_BROKER_DOWN;
+		break;
+	case MAIL_TRANSIENT:
+		rc = mailer_retry(m, d, &ev, &o);
+		break;
+	case MAIL_PERMANENT:
+	default:
+		rc = mailer_dead(m, d, &ev, &o);
+		break;
+	}
+out:
+	buf_free(&msg);
+	if (ev.obj != NULL)
+		json_object_put(ev.obj);
+	return rc;
+}

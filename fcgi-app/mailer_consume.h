@@ -1,0 +1,37 @@
+/*
+ * The mailer's handling of one event delivery: parse, skip duplicates,
+ * render, send, then ack, retry later or dead-letter.
+ */
+#ifndef MAILER_CONSUME_H
+#define MAILER_CONSUME_H
+
+struct arena;
+struct mq;
+struct mq_delivery;
+
+/* The two broker connections a mailer holds. */
+struct mailer {
+	struct mq	*in;	/* consuming the event queues */
+	struct mq	*out;	/* publishing with confirms */
+};
+
+/* How handling a delivery ended, for the main loop. */
+enum mailer_rc {
+	MAILER_DONE,		/* acked (sent, duplicate, retried or dead) */
+	MAILER_BROKER_DOWN,	/* a connection broke: reconnect */
+	MAILER_DB_DOWN		/* requeued: the database is away, back off */
+};
+
+/*
+ * Handles one delivery from m->in, publishing retries and dead letters on
+ * m->out.  The delivery is acked only once its outcome is safe: mail
+ * accepted by the server, or a retry or dead letter confirmed by the
+ * broker.  Returns a mailer_rc.
+ */
+enum mailer_rc	mailer_handle(struct mailer *m, struct arena *a,
+		    const struct mq_delivery *d);
+
+/* The retry delay before attempt+1, in milliseconds. */
+long long	mailer_retry_delay_ms(long long attempt);
+
+#endif
