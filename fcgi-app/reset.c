@@ -84,17 +84,17 @@ reset_iso_time(struct arena *a, time_t t)
 	return arena_strdup(a, s);
 }
 
-/* The link: PUBLIC_BASE_URL (never the Host header) + path + token. */
+/* A link we send: PUBLIC_BASE_URL (never the Host header) + path. */
 static char *
-reset_link(struct arena *a, const char *token)
+reset_public_url(struct arena *a, const char *path, const char *token)
 {
 	const char	*base = cfg_str(CFG_PUBLIC_BASE_URL);
 	size_t		 n = strlen(base);
 
 	while (n > 0 && base[n - 1] == '/')
 		n--;
-	return arena_printf(a, "%.*s/password/reset?token=%s", (int)n, base,
-	    token);
+	return arena_printf(a, "%.*s%s%s", (int)n, base, path,
+	    token != NULL ? token : "");
 }
 
 /* Writes the reset row and its event; inside reset_request's transaction. */
@@ -127,7 +127,8 @@ reset_record(struct req *r, long long user_id, const char *name,
 	json_object_object_add(ev, "name", json_object_new_string(name));
 	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
 	json_object_object_add(ev, "reset_url",
-	    json_object_new_string(reset_link(r->arena, token)));
+	    json_object_new_string(reset_public_url(r->arena,
+	    "/password/reset?token=", token)));
 	json_object_object_add(ev, "expires_at",
 	    json_object_new_string(reset_iso_time(r->arena, expires)));
 	sodium_memzero(token, sizeof(token));
@@ -237,8 +238,7 @@ reset_consume(struct req *r, const char *token, const char *hash, int *done)
 	    json_object_new_string(db_cell(&who, 0, 2)));
 	json_object_object_add(ev, "name",
 	    json_object_new_string(db_cell(&who, 0, 1)));
-	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
-	if ((st = outbox_add(r, "password.changed", db_cell(&who, 0, 2), ev))
+XX, db_cell(&who, 0, 2), ev))
 	    != DB_OK)
 		goto fail;
 	if ((st = db_commit()) != DB_OK)
