@@ -238,7 +238,11 @@ reset_consume(struct req *r, const char *token, const char *hash, int *done)
 	    json_object_new_string(db_cell(&who, 0, 2)));
 	json_object_object_add(ev, "name",
 	    json_object_new_string(db_cell(&who, 0, 1)));
-XX, db_cell(&who, 0, 2), ev))
+	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
+	/* Where to go if the change was not the owner's doing. */
+	json_object_object_add(ev, "forgot_url", json_object_new_string(
+	    reset_public_url(r->arena, "/password/forgot", NULL)));
+	if ((st = outbox_add(r, "password.changed", db_cell(&who, 0, 2), ev))
 	    != DB_OK)
 		goto fail;
 	if ((st = db_commit()) != DB_OK)
