@@ -14,6 +14,7 @@
 #include <fcgiapp.h>
 #include <json-c/json.h>
 
+#include "admin.h"
 #include "arena.h"
 #include "auth.h"
 #include "cfg.h"
@@ -227,7 +228,7 @@ install_signals(void)
 }
 
 int
-main(void)
+main(int argc, char *argv[])
 {
 	FCGX_Request	 fr;
 	struct arena	*arena;
@@ -244,6 +245,12 @@ main(void)
 	if (auth_init() != 0) {
 		log_kv(LOG_ERROR, "auth.init_failed", NULL);
 		return 1;
+	}
+	if (argc == 4 && strcmp(argv[1], "--create-admin") == 0)
+		return admin_create(argv[2], argv[3]);
+	if (argc != 1) {
+		fprintf(stderr, "usage: user-fcgi [--create-admin NAME EMAIL]\n");
+		return 2;
 	}
 	install_signals();
 	if (FCGX_Init() != 0 ||
