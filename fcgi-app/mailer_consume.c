@@ -290,6 +290,49 @@ mailer_already_sent(struct arena *a, const char *event_id)
 	return res.nrows > 0;
 }
 
+/*
+ * Rewrites an ISO 8601 UTC time member ("2026-12-03T19:30:00.000Z") for
+ * the reader ("2026-12-03 19:30 UTC"), as the templates expect; leaves
+ * anything else as it is.
+ */
+static void
+mailer_humanize_time(struct json_object *o, const char *key)
+{
+	const char	*v = mailer_str(o, key);
+	char		 out[32];
+
+	if (v == NULL || strlen(v) < 17 || v[10] != 'T' || v[13] != ':' ||
+	    v[strlen(v) - 1] != 'Z')
+		return;
+	snprintf(out, sizeof out, "%.10s %.5s UTC", v, v + 11);
+	json_object_object_add(o, key, json_object_new_string(out));
+}
+
+/*
+ * Adds what the templates show beyond the event: readable times and the
+ * address of the forgot-password page (from the event, else from
+ * PUBLIC_BASE_URL).
+ */
+static void
+mailer_context(struct json_object *o)
+{
+	const char	*base = cfg_str(CFG_PUBLIC_BASE_URL);
+	struct buf	 url;
+
+	mailer_humanize_time(o, "expires_at");
+	mailer_humanize_time(o, "occurred_at");
+	if (mailer_str(o, "forgot_url") == NULL && base[0] != '\0') {
+		buf_init(&url);
+		buf_puts(&url, base);
+		if (url.len > 0 && url.data[url.len - 1] == '/')
+			url.data[--url.len] = '\0';
+		buf_puts(&url, "/password/forgot");
+		json_object_object_add(o, "forgot_url",
+		    json_object_new_string(url.data));
+		buf_free(&url);
+	}
+}
+
 /* Renders both bodies and the subject, and builds the message. */
 static int
 mailer_render(const struct mailer_event *ev, struct buf *msg, char *why,
@@ -303,6 +346,7 @@ mailer_render(const struct mailer_event *ev, struct buf *msg, char *why,
 
 	buf_init(&text);
 	buf_init(&html);
+	mailer_context(ev->obj);
 	if (tmpl_render(k->tmpl_txt, ev->locale, ev->obj, &text, why,
 	    whylen) == -1 ||
 	    tmpl_render(k->tmpl_html, ev->locale, ev->obj, &html, why,
@@ -369,7 +413,12 @@ mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d)
 
 	mail_send(ev.email, &msg, &res);
 	o.code = res.code;
-	o.reason = res.reply;
+	if (res.code != 0)
+		snprintf(why, sizeof why, "%d %.200s", res.code,
+		    res.reply);
+	else
+		snprintf(why, sizeof why, "%s", res.reply);
+	o.reason = why;
 	switch (res.status) {
 	case MAIL_SENT:
 		p[0] = DB_TEXT(ev.event_id);
