@@ -184,6 +184,14 @@ main(void)
 		CHECK(strstr(out, "value=\"ftp://x\"") != NULL);
 		CHECK(strstr(out, "<img") == NULL);
 		CHECK(strstr(out, "id=\"avatar-error\">no</p>") != NULL);
+		/* An empty values object still shows the user's own. */
+		snprintf(ctx, sizeof(ctx), "{%s, \"user\": {\"name\": \"ann\", "
+		    "\"email\": \"a@example.com\", \"real_name\": \"Ann\", "
+		    "\"avatar\": \"https://a.example/p\"}, \"values\": {}, "
+		    "\"errors\": {}}", csrf);
+		out = page("html/account.html", loc, ctx, 3);
+		CHECK(strstr(out, "value=\"Ann\"") != NULL);
+		CHECK(strstr(out, "value=\"https://a.example/p\"") != NULL);
 
 		out = page("html/error.html", loc, "{\"status\": 500, "
 		    "\"title\": \"Oops\", \"detail\": \"<why>\"}", 0);
