@@ -18,6 +18,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "user.h"
 
 static char	auth_decoy[crypto_pwhash_STRBYTES];
 
@@ -220,4 +221,34 @@ refuse:
 		    "A valid bearer token is required.", NULL);
 	}
 	return -1;
+}
+
+enum db_status
+auth_login(struct arena *a, const char *login, const char *password,
+    struct user *u, int *ok)
+{
+	enum auth_verdict	 v;
+	enum db_status		 st;
+	char			*hash;
+	int			 found;
+
+	*ok = 0;
+	if ((st = user_by_login(a, login, u, &found)) != DB_OK)
+		return st;
+	if (!found) {
+		auth_verify_decoy(password);
+		v = AUTH_MISMATCH;
+	} else
+		v = auth_verify_password(u->password, password);
+	if (v == AUTH_MISMATCH) {
+		log_kv(LOG_INFO, "auth.login_failed", NULL);
+		return DB_OK;
+	}
+	if (v == AUTH_MATCH_REHASH &&
+	    (hash = auth_hash_password(a, password)) != NULL &&
+	    user_rehash(a, u->id, u->password, hash) == DB_OK)
+		log_kv(LOG_INFO, "auth.rehashed", "user_id",
+		    arena_printf(a, "%lld", u->id), NULL);
+	*ok = 1;
+	return DB_OK;
 }

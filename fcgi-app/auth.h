@@ -5,8 +5,11 @@
 #ifndef AUTH_H
 #define AUTH_H
 
+#include "db.h"
+
 struct arena;
 struct req;
+struct user;
 
 enum auth_verdict {
 	AUTH_MISMATCH,
@@ -42,6 +45,17 @@ int		 auth_jwt_verify(const char *token, long long *user_id,
  * itself and returns -1.
  */
 int		 auth_require(struct req *);
+
+/*
+ * Checks a login (email or name) and password.  *ok is 1 and u filled on
+ * success; an old-style hash is upgraded on the way.  An unknown account
+ * costs the same time as a wrong password.
+ */
+enum db_status	 auth_login(struct arena *, const char *login,
+		    const char *password, struct user *u, int *ok);
+
+/* RFC 3339 UTC time of a Unix timestamp, in the arena (auth_api.c). */
+char		*auth_api_time(struct arena *, long long);
 
 /* Name of the cookie that carries a browser's JWT. */
 #define AUTH_SESSION_COOKIE	"session"

@@ -12,9 +12,10 @@
 #include "http.h"
 #include "log.h"
 #include "user.h"
+#include "valid.h"
 
 /* RFC 3339 UTC time of a Unix timestamp, in the arena. */
-static char *
+char *
 auth_api_time(struct arena *a, long long t)
 {
 	time_t		tt = (time_t)t;
@@ -37,37 +38,24 @@ auth_api_login(struct req *r)
 	struct json_object	*errors = NULL, *o;
 	const char		*login, *password;
 	struct user		 u;
-	int			 found;
+	int			 ok;
 	enum db_status		 st;
-	enum auth_verdict	 v;
 	long long		 exp;
-	char			*token, *hash;
+	char			*token;
 
 	login = http_field_get(r, "email", 0, &errors);
 	if (login == NULL)
 		login = http_field_get(r, "login", 0, &errors);
 	password = http_field_get(r, "password", 1, &errors);
 	if (login == NULL)
-		http_errors_add(&errors, "email", "is required");
+		http_errors_add(&errors, "email", VALID_REQUIRED);
 	if (errors != NULL)
 		return http_invalid(r, errors);
-	if ((st = user_by_login(r->arena, login, &u, &found)) != DB_OK)
+	if ((st = auth_login(r->arena, login, password, &u, &ok)) != DB_OK)
 		return http_error(r, 503, "The database is unavailable.");
-	if (!found) {
-		auth_verify_decoy(password);
-		v = AUTH_MISMATCH;
-	} else
-		v = auth_verify_password(u.password, password);
-	if (v == AUTH_MISMATCH) {
-		log_kv(LOG_INFO, "auth.login_failed", NULL);
+	if (!ok)
 		return http_problem(r, 401, "Unauthorized",
 		    "The email or password is wrong.", NULL);
-	}
-	if (v == AUTH_MATCH_REHASH &&
-	    (hash = auth_hash_password(r->arena, password)) != NULL &&
-	    user_rehash(r->arena, u.id, u.password, hash) == DB_OK)
-		log_kv(LOG_INFO, "auth.rehashed", "user_id",
-		    arena_printf(r->arena, "%lld", u.id), NULL);
 	if ((token = auth_jwt_issue(r->arena, u.id, u.password_version, &exp))
 	    == NULL)
 		return http_error(r, 500, "Could not issue a token.");

@@ -14,6 +14,23 @@ int	user_api_get(struct req *);
 int	user_api_update(struct req *);
 int	user_api_delete(struct req *);
 
+/* Validates and creates a user from r's fields (user_api.c). */
+#include "db.h"
+struct json_object;
+enum db_status user_api_register(struct req *, struct json_object **,
+	    long long *);
+
+/* pages.c: login, register, account and logout for browsers. */
+int	page_login_form(struct req *);
+int	page_login(struct req *);
+int	page_register_form(struct req *);
+int	page_register(struct req *);
+int	page_account(struct req *);
+int	page_account_update(struct req *);
+int	page_account_password(struct req *);
+int	page_logout(struct req *);
+int	page_locale(struct req *);
+
 /* auth_api.c: login and token validation. */
 int	auth_api_login(struct req *);
 int	auth_api_validate(struct req *);

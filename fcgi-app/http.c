@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "tmpl.h"
+#include "valid.h"
 
 /* Deeper JSON than this is refused: nothing we accept nests at all. */
 #define HTTP_JSON_DEPTH	8
@@ -351,11 +352,11 @@ http_field_get(const struct req *r, const char *name, int required,
 	case HTTP_FIELD_OK:
 		return v;
 	case HTTP_FIELD_BAD_TYPE:
-		http_errors_add(errors, name, "must be a string");
+		http_errors_add(errors, name, VALID_NOT_STRING);
 		return NULL;
 	default:
 		if (required)
-			http_errors_add(errors, name, "is required");
+			http_errors_add(errors, name, VALID_REQUIRED);
 		return NULL;
 	}
 }
@@ -431,6 +432,90 @@ http_no_content(struct req *r)
 	return 0;
 }
 
+/* Field messages and the locale strings that say them on pages. */
+static const struct {
+	const char	*msg;
+	const char	*key;
+} http_error_keys[] = {
+	{ VALID_REQUIRED, "err_required" },
+	{ VALID_NOT_STRING, "err_required" },
+	{ VALID_EMAIL_LONG, "err_email" },
+	{ VALID_EMAIL, "err_email" },
+	{ VALID_NAME_LEN, "err_name" },
+	{ VALID_NAME_CHARS, "err_name" },
+	{ VALID_UTF8, "err_utf8" },
+	{ VALID_PASSWORD_LEN, "err_password_length" },
+	{ VALID_REAL_NAME_LEN, "err_real_name" },
+	{ VALID_CONTROL, "err_real_name" },
+	{ VALID_AVATAR_LEN, "err_avatar" },
+	{ VALID_AVATAR_SCHEME, "err_avatar" },
+	{ VALID_AVATAR_CHARS, "err_avatar" },
+	{ VALID_EMAIL_TAKEN, "err_email_taken" },
+	{ VALID_NAME_TAKEN, "err_name_taken" },
+	{ VALID_MISMATCH, "err_password_mismatch" },
+	{ VALID_CURRENT_PASSWORD, "err_current_password" },
+};
+
+/*
+ * Replaces each field message in ctx.errors by its translation, so the
+ * API keeps one English vocabulary and pages speak the user's language.
+ */
+static void
+http_localize_errors(struct req *r, struct json_object *ctx)
+{
+	struct json_object	*errors;
+	const char		*t;
+	size_t			 i;
+
+	if (!json_object_object_get_ex(ctx, "errors", &errors) ||
+	    !json_object_is_type(errors, json_type_object))
+		return;
+	json_object_object_foreach(errors, field, v) {
+		const char *msg = json_object_get_string(v);
+
+		for (i = 0; i < sizeof(http_error_keys) /
+		    sizeof(http_error_keys[0]); i++) {
+			if (strcmp(msg, http_error_keys[i].msg) != 0)
+				continue;
+			if ((t = tmpl_string(r->locale, http_error_keys[i].key))
+			    != NULL)
+				json_object_object_add(errors, field,
+				    json_object_new_string(t));
+			break;
+		}
+	}
+}
+
+/* Each page's window title, by template. */
+static const struct {
+	const char	*tmpl;
+	const char	*key;
+} http_titles[] = {
+	{ "html/forgot.html", "forgot_title" },
+	{ "html/forgot_sent.html", "sent_title" },
+	{ "html/reset.html", "reset_title" },
+	{ "html/reset_invalid.html", "invalid_title" },
+	{ "html/reset_done.html", "done_title" },
+	{ "html/login.html", "login_title" },
+	{ "html/register.html", "register_title" },
+	{ "html/account.html", "account_title" },
+};
+
+static void
+http_page_title(struct req *r, const char *tmpl, struct json_object *ctx)
+{
+	const char	*t;
+	size_t		 i;
+
+	if (json_object_object_get_ex(ctx, "title", NULL))
+		return;
+	for (i = 0; i < sizeof(http_titles) / sizeof(http_titles[0]); i++)
+		if (strcmp(tmpl, http_titles[i].tmpl) == 0 &&
+		    (t = tmpl_string(r->locale, http_titles[i].key)) != NULL)
+			json_object_object_add(ctx, "title",
+			    json_object_new_string(t));
+}
+
 /*
  * Renders a page.  Adds what every page needs (locale, CSRF token) to ctx,
  * which it takes ownership of.  A template error becomes a plain 500.
@@ -446,6 +531,8 @@ http_page(struct req *r, int status, const char *tmpl, struct json_object *ctx)
 	    json_object_new_string(r->locale));
 	json_object_object_add(ctx, "csrf",
 	    json_object_new_string(http_csrf_token(r)));
+	http_localize_errors(r, ctx);
+	http_page_title(r, tmpl, ctx);
 	buf_reset(&r->out);
 	if (tmpl_render(tmpl, r->locale, ctx, &r->out, err, sizeof(err))
 	    != 0) {
@@ -467,14 +554,17 @@ int
 http_error(struct req *r, int status, const char *detail)
 {
 	struct json_object	*ctx;
+	const char		*title;
 
 	if (!r->html)
 		return http_problem(r, status, http_status_text(status),
 		    detail, NULL);
 	ctx = json_object_new_object();
+	title = tmpl_string(r->locale, arena_printf(r->arena, "status_%d",
+	    status));
 	json_object_object_add(ctx, "status", json_object_new_int(status));
-	json_object_object_add(ctx, "title",
-	    json_object_new_string(http_status_text(status)));
+	json_object_object_add(ctx, "title", json_object_new_string(
+	    title != NULL ? title : http_status_text(status)));
 	json_object_object_add(ctx, "detail",
 	    json_object_new_string(detail != NULL ? detail : ""));
 	return http_page(r, status, "html/error.html", ctx);

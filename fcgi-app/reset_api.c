@@ -154,7 +154,7 @@ reset_api_consume(struct req *r)
 		http_errors_add(&errors, "password", msg);
 	if (password != NULL && confirm != NULL && strcmp(password, confirm))
 		http_errors_add(&errors, "password_confirm",
-		    "does not match the password");
+		    VALID_MISMATCH);
 	if (errors != NULL && !r->html)
 		return http_invalid(r, errors);
 	/* Cheap check first: no argon2 work for a dead token. */

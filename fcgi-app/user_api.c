@@ -39,10 +39,25 @@ user_api_conflict(struct req *r)
 	    "email" : "name";
 
 	http_errors_add(&errors, field, strcmp(field, "email") == 0 ?
-	    "is already registered" : "is already taken");
+	    VALID_EMAIL_TAKEN : VALID_NAME_TAKEN);
 	return http_problem(r, 409, "Conflict",
 	    strcmp(field, "email") == 0 ? "The email is already registered." :
 	    "The name is already taken.", errors);
+}
+
+/* True when the only errors are "already registered/taken". */
+static int
+user_api_is_conflict(struct json_object *errors)
+{
+	json_object_object_foreach(errors, field, v) {
+		const char *msg = json_object_get_string(v);
+
+		(void)field;
+		if (strcmp(msg, VALID_EMAIL_TAKEN) != 0 &&
+		    strcmp(msg, VALID_NAME_TAKEN) != 0)
+			return 0;
+	}
+	return 1;
 }
 
 /* Runs validator v on a present value, noting its message under field. */
@@ -56,42 +71,67 @@ user_api_check(struct json_object **errors, const char *field,
 		http_errors_add(errors, field, msg);
 }
 
+/*
+ * Validates the registration fields of r and creates the user.  Returns
+ * DB_OK with *id set, or DB_OK with *errors set (invalid or taken), or
+ * the database fault.  Shared by the API and the register page.
+ */
+enum db_status
+user_api_register(struct req *r, struct json_object **errors, long long *id)
+{
+	const char	*name, *email, *password, *real_name, *avatar;
+	char		*hash;
+	enum db_status	 st;
+
+	*id = 0;
+	name = http_field_get(r, "name", 1, errors);
+	email = http_field_get(r, "email", 1, errors);
+	password = http_field_get(r, "password", 1, errors);
+	real_name = http_field_get(r, "real_name", 0, errors);
+	avatar = http_field_get(r, "avatar", 0, errors);
+	user_api_check(errors, "name", name, valid_name);
+	user_api_check(errors, "email", email, valid_email);
+	user_api_check(errors, "password", password, valid_password);
+	user_api_check(errors, "real_name", real_name, valid_real_name);
+	user_api_check(errors, "avatar", avatar, valid_avatar);
+	if (*errors != NULL)
+		return DB_OK;
+	if ((hash = auth_hash_password(r->arena, password)) == NULL)
+		return DB_ERR_OTHER;
+	st = user_create(r->arena, name, email, hash,
+	    real_name != NULL ? real_name : "", avatar != NULL ? avatar : "",
+	    id);
+	if (st == DB_ERR_DUPLICATE) {
+		if (strstr(db_duplicate_key(), "email") != NULL)
+			http_errors_add(errors, "email", VALID_EMAIL_TAKEN);
+		else
+			http_errors_add(errors, "name", VALID_NAME_TAKEN);
+		return DB_OK;
+	}
+	if (st == DB_OK)
+		log_kv(LOG_INFO, "user.created", "user_id",
+		    arena_printf(r->arena, "%lld", *id), NULL);
+	return st;
+}
+
 int
 user_api_create(struct req *r)
 {
 	struct json_object	*errors = NULL;
-	const char		*name, *email, *password, *real_name, *avatar;
-	char			*hash;
 	long long		 id;
 	struct user		 u;
 	int			 found;
 	enum db_status		 st;
 
-	name = http_field_get(r, "name", 1, &errors);
-	email = http_field_get(r, "email", 1, &errors);
-	password = http_field_get(r, "password", 1, &errors);
-	real_name = http_field_get(r, "real_name", 0, &errors);
-	avatar = http_field_get(r, "avatar", 0, &errors);
-	user_api_check(&errors, "name", name, valid_name);
-	user_api_check(&errors, "email", email, valid_email);
-	user_api_check(&errors, "password", password, valid_password);
-	user_api_check(&errors, "real_name", real_name, valid_real_name);
-	user_api_check(&errors, "avatar", avatar, valid_avatar);
+	if ((st = user_api_register(r, &errors, &id)) != DB_OK)
+		return user_api_db_fault(r, st);
+	if (errors != NULL && user_api_is_conflict(errors))
+		return http_problem(r, 409, "Conflict",
+		    "The name or email is already in use.", errors);
 	if (errors != NULL)
 		return http_invalid(r, errors);
-	if ((hash = auth_hash_password(r->arena, password)) == NULL)
-		return http_error(r, 500, "Could not store the password.");
-	st = user_create(r->arena, name, email, hash,
-	    real_name != NULL ? real_name : "", avatar != NULL ? avatar : "",
-	    &id);
-	if (st == DB_ERR_DUPLICATE)
-		return user_api_conflict(r);
-	if (st != DB_OK)
-		return user_api_db_fault(r, st);
 	if ((st = user_by_id(r->arena, id, &u, &found)) != DB_OK || !found)
 		return user_api_db_fault(r, st);
-	log_kv(LOG_INFO, "user.created", "user_id",
-	    arena_printf(r->arena, "%lld", id), NULL);
 	http_header(r, "Location", arena_printf(r->arena, "/user/%lld", id));
 	return http_json(r, 201, user_json(&u));
 }
@@ -234,7 +274,7 @@ user_api_update(struct req *r)
 		if (!r->auth_admin && (current == NULL ||
 		    auth_verify_password(u.password, current) == AUTH_MISMATCH)) {
 			http_errors_add(&errors, "current_password",
-			    "is not your current password");
+			    VALID_CURRENT_PASSWORD);
 			return http_invalid(r, errors);
 		}
 		if ((c.password = auth_hash_password(r->arena, password))

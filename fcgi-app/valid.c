@@ -87,36 +87,36 @@ valid_email(const char *s)
 	size_t		 len = strlen(s);
 
 	if (len == 0)
-		return "is required";
+		return VALID_REQUIRED;
 	if (len > EMAIL_MAX)
-		return "must be at most 254 characters";
+		return VALID_EMAIL_LONG;
 	if ((at = strchr(s, '@')) == NULL || strchr(at + 1, '@') != NULL)
-		return "must be a valid email address";
+		return VALID_EMAIL;
 	if (at == s || (size_t)(at - s) > LOCAL_MAX)
-		return "must be a valid email address";
+		return VALID_EMAIL;
 	for (p = s; p < at; p++) {
 		if (valid_is_alnum((unsigned char)*p) ||
 		    strchr("!#$%&'*+/=?^_`{|}~-", *p) != NULL)
 			continue;
 		if (*p == '.' && p != s && p + 1 != at && p[1] != '.')
 			continue;
-		return "must be a valid email address";
+		return VALID_EMAIL;
 	}
 	label = at + 1;
 	if (strchr(label, '.') == NULL)
-		return "must be a valid email address";
+		return VALID_EMAIL;
 	for (p = label;; p++) {
 		if (*p == '.' || *p == '\0') {
 			if (p == label || p - label > 63 || label[0] == '-' ||
 			    p[-1] == '-')
-				return "must be a valid email address";
+				return VALID_EMAIL;
 			if (*p == '\0')
 				break;
 			label = p + 1;
 			continue;
 		}
 		if (!valid_is_alnum((unsigned char)*p) && *p != '-')
-			return "must be a valid email address";
+			return VALID_EMAIL;
 	}
 	return NULL;
 }
@@ -128,11 +128,11 @@ valid_name(const char *s)
 	const char	*p;
 
 	if (len < NAME_MIN || len > NAME_MAX)
-		return "must be 3 to 32 characters";
+		return VALID_NAME_LEN;
 	for (p = s; *p != '\0'; p++)
 		if (!valid_is_alnum((unsigned char)*p) &&
 		    strchr("_.-", *p) == NULL)
-			return "may hold only letters, digits, '_', '.' and '-'";
+			return VALID_NAME_CHARS;
 	return NULL;
 }
 
@@ -142,9 +142,9 @@ valid_password(const char *s)
 	long	n = valid_utf8_len(s);
 
 	if (n < 0)
-		return "must be valid UTF-8 text";
+		return VALID_UTF8;
 	if (n < PASSWORD_MIN || n > PASSWORD_MAX)
-		return "must be 8 to 128 characters";
+		return VALID_PASSWORD_LEN;
 	return NULL;
 }
 
@@ -154,11 +154,11 @@ valid_real_name(const char *s)
 	long	n = valid_utf8_len(s);
 
 	if (n < 0)
-		return "must be valid UTF-8 text";
+		return VALID_UTF8;
 	if (n > REAL_NAME_MAX)
-		return "must be at most 64 characters";
+		return VALID_REAL_NAME_LEN;
 	if (valid_has_control(s))
-		return "must not contain control characters";
+		return VALID_CONTROL;
 	return NULL;
 }
 
@@ -171,12 +171,12 @@ valid_avatar(const char *s)
 	if (*s == '\0')
 		return NULL;
 	if (strlen(s) > AVATAR_MAX)
-		return "must be at most 255 characters";
+		return VALID_AVATAR_LEN;
 	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
-		return "must be an http or https URL";
+		return VALID_AVATAR_SCHEME;
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
 		    *p == '"' || *p == '<' || *p == '>' || *p == '\\')
-			return "must be a URL without spaces or quotes";
+			return VALID_AVATAR_CHARS;
 	return NULL;
 }
