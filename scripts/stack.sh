@@ -135,6 +135,9 @@ wait_until() {
 
 # The command prefix that runs something as the RabbitMQ user with only the
 # RabbitMQ environment (private HOME, so server and CLI share one cookie).
+# The CLI's own distribution ports default to 35672-35682 for every node,
+# which would collide with the test stack's node (35673): give each stack's
+# CLI a range next to its own node instead.
 rabbit_prefix() {
     RMQ_PREFIX=()
     ((IS_ROOT)) && RMQ_PREFIX=(setpriv --reuid="$RMQ_USER" --regid="$RMQ_USER" --init-groups)
@@ -151,6 +154,8 @@ rabbit_prefix() {
         RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
         RABBITMQ_NODE_PORT="$AMQP_PORT"
         RABBITMQ_DIST_PORT="$AMQP_DIST_PORT"
+        RABBITMQ_CTL_DIST_PORT_MIN="$((AMQP_DIST_PORT + 100))"
+        RABBITMQ_CTL_DIST_PORT_MAX="$((AMQP_DIST_PORT + 110))"
         RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
         ERL_EPMD_ADDRESS=127.0.0.1)
 }
@@ -349,7 +354,9 @@ EOF
 start_rabbitmq() {
     prepare_rabbit
     rm -f "$RMQ_PID"
-    as_rabbit setsid /usr/lib/rabbitmq/bin/rabbitmq-server \
+    # Not through the as_rabbit function: a function in the background
+    # leaves a bash subshell waiting around.
+    setsid "${RMQ_PREFIX[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server \
         < /dev/null >> "$LOG/rabbitmq/startup.log" 2>&1 &
     STARTED+=(rabbitmq)
     rabbitmqctl wait --timeout "$START_TIMEOUT" "$RMQ_PID" >> "$LOG/rabbitmq/startup.log" 2>&1 \

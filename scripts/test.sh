@@ -40,6 +40,7 @@ keep_logs() {
 # Sanitizer reports are written by log_path as asan.<pid> / ubsan.<pid>.
 check_sanitizers() {
     local reports=() f
+    [[ -d $VAR_DIR/log ]] || return 0
     mapfile -t reports < <(find "$VAR_DIR/log" -maxdepth 1 \( -name 'asan*' -o -name 'ubsan*' \) -type f | sort)
     ((${#reports[@]})) || return 0
     for f in "${reports[@]}"; do
