@@ -211,8 +211,9 @@ mail_qp_encode(struct buf *b, const char *s, size_t len)
 			buf_putc(b, (char)c);
 		col += w;
 	}
+	/* A soft break ends the last line without adding a newline. */
 	if (col > 0)
-		buf_append(b, "\r\n", 2);
+		buf_append(b, "=\r\n", 3);
 }
 
 /* Copies s without control characters into a new string (or NULL). */
@@ -416,8 +417,8 @@ mail_build(const struct mail *m, struct buf *out, char *err, size_t errlen)
 	 * "=_" cannot occur in quoted-printable or base64 text, so the
 	 * boundary never collides with a body.
 	 */
-	buf_printf(out, "Content-Type: multipart/alternative; "
-	    "boundary=\"=_mu_%s\"\r\n\r\n", m->id);
+	buf_printf(out, "Content-Type: multipart/alternative;\r\n"
+	    " boundary=\"=_mu_%s\"\r\n\r\n", m->id);
 	buf_puts(out, "This is a multi-part message in MIME format.\r\n");
 
 	buf_printf(out, "\r\n--=_mu_%s\r\n", m->id);

@@ -56,7 +56,11 @@ int	mail_addr_of(const char *from, char *out, size_t outlen);
  */
 void	mail_header_text(struct buf *, const char *s);
 
-/* Appends len bytes as quoted-printable (RFC 2045), CRLF line ends. */
+/*
+ * Appends len bytes as quoted-printable (RFC 2045): LF or CRLF become
+ * CRLF, lines stay within 76 characters, and the output always ends in
+ * CRLF (a soft break when s does not end in a newline).
+ */
 void	mail_qp_encode(struct buf *, const char *s, size_t len);
 
 /* Appends len bytes as base64 in lines of 76, each ending in CRLF. */

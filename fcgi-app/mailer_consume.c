@@ -393,6 +393,9 @@ mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d)
 	}
 	if ((sent = mailer_already_sent(a, ev.event_id)) == -1) {
 		/* Cannot tell: put it back and let the caller back off. */
+		o.outcome = "deferred";
+		o.reason = "database unavailable";
+		mailer_log(d, &ev, &o);
 		rc = mq_nack(m->in, d->tag, 1) == 0 ? MAILER_DB_DOWN :
 		    MAILER_BROKER_DOWN;
 		goto out;
