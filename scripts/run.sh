@@ -40,7 +40,7 @@ EOF2
 
 # Follow the application logs until interrupted. tail runs in the
 # background so the trap fires as soon as the signal arrives.
-tail -n 0 -F "$VAR_DIR/log/user-fcgi.log" "$VAR_DIR/log/reset-mailer.log" \
+tail -q -n 0 -F "$VAR_DIR/log/user-fcgi.log" "$VAR_DIR/log/reset-mailer.log" \
     "$VAR_DIR/log/smtp-sink.log" "$VAR_DIR/log/nginx-access.log" 2>/dev/null &
 TAIL=$!
 wait "$TAIL" || true

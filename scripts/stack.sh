@@ -82,13 +82,22 @@ config() {
 
 # ---------------------------------------------------------------- helpers
 
+# Is the process running? A zombie counts as gone: orphans are reaped by
+# init, which may take a while (seconds, in some containers).
+alive() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
 # pid from a pidfile if that process is alive and its command line
 # mentions $2 (guards against a recycled pid from an old pidfile).
 live_pid() {
     local file=$1 word=$2 pid
     [[ -r $file ]] || return 1
     pid=$(tr -dc '0-9' < "$file")
-    [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+    [[ -n $pid ]] && alive "$pid" || return 1
     grep -qaF -- "$word" "/proc/$pid/cmdline" 2>/dev/null || return 1
     echo "$pid"
 }
@@ -99,10 +108,10 @@ stop_pid() {
     pid=$(live_pid "$file" "$word") || { rm -f "$file"; return 0; }
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < wait_s * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    if alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     rm -f "$file"
 }
 
@@ -127,7 +136,7 @@ wait_until() {
     local deadline=$((SECONDS + START_TIMEOUT))
     until "$@" >/dev/null 2>&1; do
         # Only "is it alive": the pid may not have exec'd its final program yet.
-        kill -0 "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || fail "$name exited during start (see $hint)"
+        alive "$(cat "$pidfile" 2>/dev/null)" || fail "$name exited during start (see $hint)"
         ((SECONDS < deadline)) || fail "$name not ready after ${START_TIMEOUT}s (see $hint)"
         sleep 0.2
     done
@@ -451,8 +460,10 @@ stop_nginx() { stop_pid "$RUN/nginx.pid" nginx 20; }
 # Stands in for cron's minute: run the supervisor every 2 seconds.
 mailer_loop() {
     trap 'exit 0' TERM INT
+    # Children in the background + wait, so TERM is handled at once
+    # (bash defers traps while a foreground child runs).
     while :; do
-        "$ROOT/scripts/mailer-supervise.sh" || true
+        "$ROOT/scripts/mailer-supervise.sh" & wait $! || true
         sleep 2 & wait $!
     done
 }
