@@ -11,7 +11,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 # Shared by both programs.
 CORE    := arena buf cfg log db tmpl mq
 # The FastCGI application, less its main.
-APP     := http route valid auth auth_api user user_api reset reset_api outbox admin pages
+APP     := http route valid auth auth_api user user_api reset reset_api outbox admin pages throttle
 MAILER  := mail mailer_consume mailer_relay
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \

@@ -18,6 +18,7 @@
 #include "db.h"
 #include "http.h"
 #include "log.h"
+#include "throttle.h"
 #include "user.h"
 
 static char	auth_decoy[crypto_pwhash_STRBYTES];
@@ -223,16 +224,50 @@ refuse:
 	return -1;
 }
 
+/* Is the account or the client over its failure limit? */
+static enum db_status
+auth_login_throttled(struct arena *a, const char *login, const char *ip,
+    int *reached, long *retry_after)
+{
+	enum db_status	st;
+	long		retry_ip;
+	int		reached_ip;
+
+	if ((st = throttle_reached(a, THROTTLE_LOGIN_ACCOUNT, login, reached,
+	    retry_after)) != DB_OK)
+		return st;
+	if ((st = throttle_reached(a, THROTTLE_LOGIN_IP, ip, &reached_ip,
+	    &retry_ip)) != DB_OK)
+		return st;
+	if (reached_ip && (!*reached || retry_ip > *retry_after))
+		*retry_after = retry_ip;
+	*reached = *reached || reached_ip;
+	return DB_OK;
+}
+
 enum db_status
 auth_login(struct arena *a, const char *login, const char *password,
-    struct user *u, int *ok)
+    const char *ip, struct user *u, enum auth_login_result *result,
+    long *retry_after)
 {
 	enum auth_verdict	 v;
 	enum db_status		 st;
 	char			*hash;
-	int			 found;
+	int			 found, reached, over;
+	long			 retry;
 
-	*ok = 0;
+	*result = AUTH_LOGIN_FAILED;
+	*retry_after = 0;
+	if (ip == NULL)
+		ip = "unknown";
+	if ((st = auth_login_throttled(a, login, ip, &reached, retry_after))
+	    != DB_OK)
+		return st;
+	if (reached) {
+		log_kv(LOG_INFO, "auth.login_throttled", NULL);
+		*result = AUTH_LOGIN_THROTTLED;
+		return DB_OK;
+	}
 	if ((st = user_by_login(a, login, u, &found)) != DB_OK)
 		return st;
 	if (!found) {
@@ -242,6 +277,11 @@ auth_login(struct arena *a, const char *login, const char *password,
 		v = auth_verify_password(u->password, password);
 	if (v == AUTH_MISMATCH) {
 		log_kv(LOG_INFO, "auth.login_failed", NULL);
+		if ((st = throttle_hit(a, THROTTLE_LOGIN_ACCOUNT, login, &over,
+		    &retry)) != DB_OK ||
+		    (st = throttle_hit(a, THROTTLE_LOGIN_IP, ip, &over,
+		    &retry)) != DB_OK)
+			return st;
 		return DB_OK;
 	}
 	if (v == AUTH_MATCH_REHASH &&
@@ -249,6 +289,6 @@ auth_login(struct arena *a, const char *login, const char *password,
 	    user_rehash(a, u->id, u->password, hash) == DB_OK)
 		log_kv(LOG_INFO, "auth.rehashed", "user_id",
 		    arena_printf(a, "%lld", u->id), NULL);
-	*ok = 1;
+	*result = AUTH_LOGIN_OK;
 	return DB_OK;
 }

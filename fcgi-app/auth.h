@@ -46,13 +46,23 @@ int		 auth_jwt_verify(const char *token, long long *user_id,
  */
 int		 auth_require(struct req *);
 
+enum auth_login_result {
+	AUTH_LOGIN_OK,
+	AUTH_LOGIN_FAILED,
+	AUTH_LOGIN_THROTTLED	/* too many failures lately; *retry_after */
+};
+
 /*
- * Checks a login (email or name) and password.  *ok is 1 and u filled on
- * success; an old-style hash is upgraded on the way.  An unknown account
- * costs the same time as a wrong password.
+ * Checks a login (email or name) and password from client ip.  On
+ * AUTH_LOGIN_OK u is filled and an old-style hash is upgraded on the way.
+ * An unknown account costs the same time as a wrong password.  Failures
+ * count against the account and the client; past either limit the answer
+ * is AUTH_LOGIN_THROTTLED until the window ends, whatever the password,
+ * and nobody is locked out for longer than a window.
  */
 enum db_status	 auth_login(struct arena *, const char *login,
-		    const char *password, struct user *u, int *ok);
+		    const char *password, const char *ip, struct user *u,
+		    enum auth_login_result *result, long *retry_after);
 
 /* RFC 3339 UTC time of a Unix timestamp, in the arena (auth_api.c). */
 char		*auth_api_time(struct arena *, long long);

@@ -38,7 +38,8 @@ auth_api_login(struct req *r)
 	struct json_object	*errors = NULL, *o;
 	const char		*login, *password;
 	struct user		 u;
-	int			 ok;
+	enum auth_login_result	 result;
+	long			 retry;
 	enum db_status		 st;
 	long long		 exp;
 	char			*token;
@@ -51,9 +52,12 @@ auth_api_login(struct req *r)
 		http_errors_add(&errors, "email", VALID_REQUIRED);
 	if (errors != NULL)
 		return http_invalid(r, errors);
-	if ((st = auth_login(r->arena, login, password, &u, &ok)) != DB_OK)
+	if ((st = auth_login(r->arena, login, password, r->remote_addr, &u,
+	    &result, &retry)) != DB_OK)
 		return http_error(r, 503, "The database is unavailable.");
-	if (!ok)
+	if (result == AUTH_LOGIN_THROTTLED)
+		return http_throttled(r, retry);
+	if (result != AUTH_LOGIN_OK)
 		return http_problem(r, 401, "Unauthorized",
 		    "The email or password is wrong.", NULL);
 	if ((token = auth_jwt_issue(r->arena, u.id, u.password_version, &exp))

@@ -56,6 +56,18 @@ static const struct cfg_row cfg_rows[CFG__MAX] = {
 	{ "MAILER_MAX_ATTEMPTS", "6", 0, 0, 1, 100 },		/* CFG_MAILER_MAX_ATTEMPTS */
 	{ "MAILER_RETRY_BASE", "2", 0, 0, 1, 3600 },		/* CFG_MAILER_RETRY_BASE */
 	{ "OUTBOX_RELAY_AGE", "10", 0, 0, 1, 86400 },		/* CFG_OUTBOX_RELAY_AGE */
+	{ "THROTTLE_FORGOT_ADDR_MINUTE", "1", 0, 0, 1, 1000000 },
+						/* CFG_THROTTLE_FORGOT_ADDR_MINUTE */
+	{ "THROTTLE_FORGOT_ADDR_HOUR", "5", 0, 0, 1, 1000000 },
+						/* CFG_THROTTLE_FORGOT_ADDR_HOUR */
+	{ "THROTTLE_FORGOT_IP_HOUR", "50", 0, 0, 1, 1000000 },
+						/* CFG_THROTTLE_FORGOT_IP_HOUR */
+	{ "THROTTLE_LOGIN_ACCOUNT", "10", 0, 0, 1, 1000000 },
+						/* CFG_THROTTLE_LOGIN_ACCOUNT */
+	{ "THROTTLE_LOGIN_IP", "50", 0, 0, 1, 1000000 },
+						/* CFG_THROTTLE_LOGIN_IP */
+	{ "THROTTLE_TOKEN_IP", "20", 0, 0, 1, 1000000 },
+						/* CFG_THROTTLE_TOKEN_IP */
 };
 
 static char		*cfg_values[CFG__MAX];
@@ -146,7 +158,9 @@ cfg_load(enum cfg_program prog, char *err, size_t errlen)
 
 			errno = 0;
 			n = strtoll(val, &end, 10);
+			/* Digits only: no sign, no blanks. */
 			if (errno != 0 || end == val || *end != '\0' ||
+			    val[0] < '0' || val[0] > '9' ||
 			    n < row->min || n > row->max) {
 				snprintf(err, errlen, "%s must be a whole "
 				    "number from %lld to %lld", row->name,

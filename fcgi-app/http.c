@@ -17,7 +17,10 @@
 #include "tmpl.h"
 #include "valid.h"
 
-/* Deeper JSON than this is refused: nothing we accept nests at all. */
+/*
+ * json-c's depth limit: an object nested 7 levels deep is the most we
+ * parse.  Nothing we accept nests at all.
+ */
 #define HTTP_JSON_DEPTH	8
 
 static const char *const http_methods[HTTP__MAX] = {
@@ -135,6 +138,11 @@ http_parse_urlencoded(struct arena *a, const char *s, size_t n,
 				eq = amp;
 			kv[k].key = http_urldecode(a, p, (size_t)(eq - p),
 			    &klen);
+			/* A NUL in a key could make it shadow another. */
+			if (strlen(kv[k].key) != klen) {
+				p = amp + 1;
+				continue;
+			}
 			if (eq < amp)
 				kv[k].val = http_urldecode(a, eq + 1,
 				    (size_t)(amp - eq - 1), &kv[k].len);
@@ -180,6 +188,8 @@ http_parse_cookies(struct arena *a, const char *s, struct http_kv **out)
 			while (ke > ks && (ke[-1] == ' ' || ke[-1] == '\t'))
 				ke--;
 			vs = eq + 1;
+			while (vs < semi && (*vs == ' ' || *vs == '\t'))
+				vs++;
 			ve = semi;
 			while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
 				ve--;
@@ -263,6 +273,10 @@ http_parse_body(struct req *r)
 		if (r->body_len == 0 || memchr(r->body, '\0', r->body_len))
 			return http_problem(r, 400, "Malformed JSON",
 			    "The body is not a JSON object.", NULL), -1;
+		/* JSON is UTF-8; json-c would let overlongs through. */
+		if (valid_utf8_len(r->body) < 0)
+			return http_problem(r, 400, "Malformed JSON",
+			    "The body is not valid UTF-8.", NULL), -1;
 		if ((tok = json_tokener_new_ex(HTTP_JSON_DEPTH)) == NULL)
 			arena_oom(0);
 		json_tokener_set_flags(tok, JSON_TOKENER_STRICT |
@@ -316,6 +330,9 @@ http_field(const struct req *r, const char *name, const char **out)
 		/* A NUL inside a JSON string would cut it short silently. */
 		if (strlen(s) != (size_t)json_object_get_string_len(v))
 			return HTTP_FIELD_BAD_TYPE;
+		/* json-c checks byte structure only, not overlongs etc. */
+		if (valid_utf8_len(s) < 0)
+			return HTTP_FIELD_BAD_UTF8;
 		*out = s;
 		return HTTP_FIELD_OK;
 	}
@@ -324,6 +341,8 @@ http_field(const struct req *r, const char *name, const char **out)
 			continue;
 		if (strlen(r->form[i].val) != r->form[i].len)
 			return HTTP_FIELD_BAD_TYPE;
+		if (valid_utf8_len(r->form[i].val) < 0)
+			return HTTP_FIELD_BAD_UTF8;
 		*out = r->form[i].val;
 		return HTTP_FIELD_OK;
 	}
@@ -353,6 +372,9 @@ http_field_get(const struct req *r, const char *name, int required,
 		return v;
 	case HTTP_FIELD_BAD_TYPE:
 		http_errors_add(errors, name, VALID_NOT_STRING);
+		return NULL;
+	case HTTP_FIELD_BAD_UTF8:
+		http_errors_add(errors, name, VALID_UTF8);
 		return NULL;
 	default:
 		if (required)
@@ -568,6 +590,19 @@ http_error(struct req *r, int status, const char *detail)
 	json_object_object_add(ctx, "detail",
 	    json_object_new_string(detail != NULL ? detail : ""));
 	return http_page(r, status, "html/error.html", ctx);
+}
+
+int
+http_throttled(struct req *r, long retry_after)
+{
+	const char	*msg = tmpl_string(r->locale, "err_throttled");
+
+	if (retry_after < 1)
+		retry_after = 1;
+	http_header(r, "Retry-After", arena_printf(r->arena, "%ld",
+	    retry_after));
+	return http_error(r, 429, msg != NULL ? msg :
+	    "Too many attempts; try again later.");
 }
 
 void

@@ -79,7 +79,8 @@ struct req {
 enum http_field {
 	HTTP_FIELD_OK,
 	HTTP_FIELD_MISSING,
-	HTTP_FIELD_BAD_TYPE
+	HTTP_FIELD_BAD_TYPE,	/* not a string, or holds a NUL */
+	HTTP_FIELD_BAD_UTF8	/* not valid UTF-8 */
 };
 
 void		 http_req_init(struct req *, struct arena *);
@@ -122,6 +123,9 @@ int		 http_page(struct req *, int status, const char *tmpl,
 		    struct json_object *ctx);
 int		 http_no_content(struct req *);
 const char	*http_status_text(int);
+
+/* 429 with Retry-After, as a page or a problem. */
+int		 http_throttled(struct req *, long retry_after);
 
 /* An error answered as a page for browsers and as a problem for APIs. */
 int		 http_error(struct req *, int status, const char *detail);

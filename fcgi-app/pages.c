@@ -108,7 +108,8 @@ page_login(struct req *r)
 	struct user		 u;
 	char			*token;
 	long long		 exp;
-	int			 ok;
+	long			 retry;
+	enum auth_login_result	 result;
 	enum db_status		 st;
 
 	if (page_csrf_refused(r))
@@ -117,9 +118,12 @@ page_login(struct req *r)
 	password = http_field_get(r, "password", 1, &errors);
 	if (errors != NULL)
 		return page_form_again(r, 422, "html/login.html", kept, errors);
-	if ((st = auth_login(r->arena, login, password, &u, &ok)) != DB_OK)
+	if ((st = auth_login(r->arena, login, password, r->remote_addr, &u,
+	    &result, &retry)) != DB_OK)
 		return page_unavailable(r);
-	if (!ok) {
+	if (result == AUTH_LOGIN_THROTTLED)
+		return http_throttled(r, retry);
+	if (result != AUTH_LOGIN_OK) {
 		http_errors_add(&errors, "form",
 		    tmpl_string(r->locale, "err_login"));
 		return page_form_again(r, 401, "html/login.html", kept, errors);

@@ -15,16 +15,12 @@
 #include "log.h"
 #include "outbox.h"
 #include "reset.h"
+#include "throttle.h"
 
 #define RESET_TOKEN_BYTES	32
 
 static const char SQL_USER_BY_EMAIL[] =
     "SELECT id, name, email FROM users WHERE email = ?";
-/* Hourly counter per address: the write both paths share (see reset.h). */
-static const char SQL_THROTTLE_HIT[] =
-    "INSERT INTO throttles (bucket, window_start, hits) "
-    "VALUES (?, DATE_FORMAT(UTC_TIMESTAMP(), '%Y-%m-%d %H:00:00'), 1) "
-    "ON DUPLICATE KEY UPDATE hits = hits + 1";
 static const char SQL_INSERT_RESET[] =
     "INSERT INTO password_resets (created_at, updated_at, token, email, "
     "verify, user_id, expires_at, requested_ip) "
@@ -135,28 +131,44 @@ reset_record(struct req *r, long long user_id, const char *name,
 	return outbox_add(r, "create.password.reset", email, ev);
 }
 
+/*
+ * Counts a request for this address (a minute's and an hour's window);
+ * *over when either limit is passed.  Known and unknown addresses are
+ * counted alike: this is the write both paths share.
+ */
+static enum db_status
+reset_count_address(struct req *r, const char *email, int *over)
+{
+	enum db_status	st;
+	long		retry;
+
+	if ((st = throttle_hit(r->arena, THROTTLE_FORGOT_ADDR_MINUTE, email,
+	    over, &retry)) != DB_OK || *over)
+		return st;
+	return throttle_hit(r->arena, THROTTLE_FORGOT_ADDR_HOUR, email, over,
+	    &retry);
+}
+
 enum db_status
 reset_request(struct req *r, const char *email)
 {
 	struct db_param		 p[1];
 	struct db_result	 res;
 	enum db_status		 st;
-	char			*lower, *c;
+	int			 over;
 
-	/* The counter is per address, whatever its case. */
-	lower = arena_strdup(r->arena, email);
-	for (c = lower; *c != '\0'; c++)
-		if (*c >= 'A' && *c <= 'Z')
-			*c = (char)(*c - 'A' + 'a');
 	if ((st = db_begin()) != DB_OK)
 		return st;
 	p[0] = DB_TEXT(email);
 	if ((st = db_exec(r->arena, SQL_USER_BY_EMAIL, p, 1, &res)) != DB_OK)
 		goto fail;
-	p[0] = DB_TEXT(arena_printf(r->arena, "forgot:addr:%s",
-	    reset_sha256_hex(r->arena, lower)));
-	if ((st = db_exec(r->arena, SQL_THROTTLE_HIT, p, 1, NULL)) != DB_OK)
+	if ((st = reset_count_address(r, email, &over)) != DB_OK)
 		goto fail;
+	if (over) {
+		/* Same answer, no email: inboxes are not to be flooded. */
+		log_kv(LOG_INFO, "reset.throttled_address", NULL);
+		res.nrows = 0;
+	}
 	if (res.nrows == 1 && (st = reset_record(r,
 	    strtoll(db_cell(&res, 0, 0), NULL, 10), db_cell(&res, 0, 1),
 	    db_cell(&res, 0, 2))) != DB_OK)
@@ -166,7 +178,7 @@ reset_request(struct req *r, const char *email)
 	if (res.nrows == 1)
 		log_kv(LOG_INFO, "reset.requested", "user_id",
 		    db_cell(&res, 0, 0), NULL);
-	else
+	else if (!over)
 		log_kv(LOG_INFO, "reset.requested_unknown", NULL);
 	return DB_OK;
 fail:

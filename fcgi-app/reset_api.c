@@ -15,6 +15,7 @@
 #include "http.h"
 #include "log.h"
 #include "reset.h"
+#include "throttle.h"
 #include "valid.h"
 
 /* The cookie that holds the token between the link and the form. */
@@ -33,6 +34,13 @@ reset_private_headers(struct req *r)
 {
 	http_header(r, "Referrer-Policy", "no-referrer");
 	http_header(r, "Cache-Control", "no-store");
+}
+
+/* The client address nginx saw (REMOTE_ADDR). */
+static const char *
+reset_ip(const struct req *r)
+{
+	return r->remote_addr != NULL ? r->remote_addr : "unknown";
 }
 
 static int
@@ -81,9 +89,16 @@ reset_api_request(struct req *r)
 	struct json_object	*errors = NULL, *o;
 	const char		*email, *msg;
 	enum db_status		 st;
+	long			 retry;
+	int			 over;
 
 	if (reset_csrf_refused(r))
 		return 0;
+	if ((st = throttle_hit(r->arena, THROTTLE_FORGOT_IP, reset_ip(r),
+	    &over, &retry)) != DB_OK)
+		return reset_db_fault(r, st);
+	if (over)
+		return http_throttled(r, retry);
 	email = http_field_get(r, "email", 1, &errors);
 	if (email != NULL && (msg = valid_email(email)) != NULL)
 		http_errors_add(&errors, "email", msg);
@@ -135,7 +150,8 @@ reset_api_consume(struct req *r)
 	struct json_object	*errors = NULL, *o;
 	const char		*token, *password, *confirm = NULL, *msg;
 	char			*hash;
-	int			 usable, done, generated = 0;
+	int			 usable, done, generated = 0, over;
+	long			 retry;
 	enum db_status		 st;
 
 	if (reset_csrf_refused(r))
@@ -157,6 +173,12 @@ reset_api_consume(struct req *r)
 		    VALID_MISMATCH);
 	if (errors != NULL && !r->html)
 		return http_invalid(r, errors);
+	/* Guessing tokens from one address stops here. */
+	if ((st = throttle_reached(r->arena, THROTTLE_TOKEN_IP, reset_ip(r),
+	    &over, &retry)) != DB_OK)
+		return reset_db_fault(r, st);
+	if (over)
+		return http_throttled(r, retry);
 	/* Cheap check first: no argon2 work for a dead token. */
 	if ((st = reset_lookup(r, token, &usable)) != DB_OK)
 		return reset_db_fault(r, st);
@@ -188,6 +210,9 @@ reset_api_consume(struct req *r)
 		    json_object_new_string(password));
 	return http_json(r, 200, o);
 invalid:
+	if (throttle_hit(r->arena, THROTTLE_TOKEN_IP, reset_ip(r), &over,
+	    &retry) != DB_OK)
+		log_kv(LOG_WARN, "throttle.write_failed", NULL);
 	if (r->html)
 		return reset_invalid_page(r);
 	http_errors_add(&errors, "token", "is unknown, used or expired");

@@ -172,7 +172,14 @@ valid_avatar(const char *s)
 		return NULL;
 	if (strlen(s) > AVATAR_MAX)
 		return VALID_AVATAR_LEN;
-	if (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
+	if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else
+		return VALID_AVATAR_SCHEME;
+	/* A host must follow the scheme. */
+	if (*p == '\0' || *p == '/' || *p == '?' || *p == '#')
 		return VALID_AVATAR_SCHEME;
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f ||
