@@ -111,6 +111,16 @@ cfg_read_file(const char *path)
 	return s;
 }
 
+/* Is setting k one of the given words (c may be NULL)? */
+static int
+cfg_one_of(enum cfg_key k, const char *a, const char *b, const char *c)
+{
+	const char	*v = cfg_values[k];
+
+	return strcmp(v, a) == 0 || strcmp(v, b) == 0 ||
+	    (c != NULL && strcmp(v, c) == 0);
+}
+
 int
 cfg_load(enum cfg_program prog, char *err, size_t errlen)
 {
@@ -169,6 +179,16 @@ cfg_load(enum cfg_program prog, char *err, size_t errlen)
 			}
 			cfg_ints[i] = n;
 		}
+	}
+	if (!cfg_one_of(CFG_SMTP_STARTTLS, "no", "try", "required")) {
+		snprintf(err, errlen, "SMTP_STARTTLS must be no, try or "
+		    "required");
+		return -1;
+	}
+	if (!cfg_one_of(CFG_AMQP_QUEUE_TYPE, "classic", "quorum", NULL)) {
+		snprintf(err, errlen, "AMQP_QUEUE_TYPE must be classic or "
+		    "quorum");
+		return -1;
 	}
 	if ((prog & CFG_PROG_FCGI) && strlen(cfg_values[CFG_JWT_SECRET]) < 32) {
 		snprintf(err, errlen, "JWT_SECRET must be at least 32 bytes");
