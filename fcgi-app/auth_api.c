@@ -57,9 +57,12 @@ auth_api_login(struct req *r)
 		return http_error(r, 503, "The database is unavailable.");
 	if (result == AUTH_LOGIN_THROTTLED)
 		return http_throttled(r, retry);
-	if (result != AUTH_LOGIN_OK)
+	if (result != AUTH_LOGIN_OK) {
+		/* RFC 9110: every 401 names a scheme. */
+		http_header(r, "WWW-Authenticate", "Bearer");
 		return http_problem(r, 401, "Unauthorized",
 		    "The email or password is wrong.", NULL);
+	}
 	if ((token = auth_jwt_issue(r->arena, u.id, u.password_version, &exp))
 	    == NULL)
 		return http_error(r, 500, "Could not issue a token.");
