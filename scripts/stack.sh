@@ -27,13 +27,17 @@ PASS_THROUGH=(
     TEMPLATE_DIR SMTP_HOST SMTP_PORT SMTP_STARTTLS SMTP_USER SMTP_PASSWORD
     SMTP_PASSWORD_FILE MAIL_FROM MAILER_PREFETCH MAILER_MAX_ATTEMPTS
     MAILER_RETRY_BASE OUTBOX_RELAY_AGE
+    THROTTLE_FORGOT_ADDR_MINUTE THROTTLE_FORGOT_ADDR_HOUR THROTTLE_FORGOT_IP_HOUR
+    THROTTLE_LOGIN_ACCOUNT THROTTLE_LOGIN_IP THROTTLE_TOKEN_IP
     ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
 )
 
 say()  { echo "stack: $*"; }
 # One clear line, tear down what this run started, exit 1.
 fail() {
-    echo "stack: $*" >&2
+    # fd 3 is the caller's stderr (see cmd_up): a trap may run while fd 2
+    # points at a log file.
+    if { true >&3; } 2>/dev/null; then echo "stack: $*" >&3; else echo "stack: $*" >&2; fi
     if ((${#STARTED[@]})); then
         local i
         for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do "stop_${STARTED[i]}" >/dev/null 2>&1 || true; done
@@ -115,6 +119,30 @@ stop_pid() {
     rm -f "$file"
 }
 
+# Inode of the socket listening on 127.0.0.1:$1 (TCP), or nothing.
+tcp_listen_inode() {
+    local hex
+    printf -v hex '0100007F:%04X' "$1"
+    awk -v a="$hex" '$2 == a && $4 == "0A" { print $10; exit }' /proc/net/tcp
+}
+
+# Inode of the unix socket bound at path $1, or nothing.
+unix_socket_inode() { awk -v p="$1" '$8 == p { print $7; exit }' /proc/net/unix; }
+
+# Kill what still holds socket inode $1 after its owner was stopped: the
+# children of a master killed with -9 (nginx workers, FastCGI workers) keep
+# the socket open, and would keep the port taken.
+kill_socket_holders() {
+    local inode=$1 comm=$2 fd pids=() pid
+    [[ -n $inode ]] || return 0
+    while read -r fd; do
+        pid=${fd#/proc/}; pid=${pid%%/*}
+        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$comm"* ]] && pids+=("$pid")
+    done < <(find /proc/[0-9]*/fd -lname "socket:\\[$inode\\]" 2>/dev/null)
+    ((${#pids[@]})) || return 0
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+
 port_free() {
     /usr/bin/python3 - "$1" <<'EOF'
 import socket, sys
@@ -169,7 +197,7 @@ rabbit_prefix() {
         ERL_EPMD_ADDRESS=127.0.0.1)
 }
 
-as_rabbit() { "${RMQ_PREFIX[@]}" "$@"; }
+as_rabbit() { "${RMQ_PREFIX[@]}" "$@" 3>&-; }   # 3>&-: see cmd_up
 
 rabbitmqctl_cmd() { echo "${RMQ_PREFIX[*]@Q} /usr/lib/rabbitmq/bin/rabbitmqctl -n ${RMQ_NODE@Q}"; }
 rabbitmqctl() { as_rabbit /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" "$@"; }
@@ -309,7 +337,7 @@ start_mariadb() {
         --pid-file="$RUN/mariadb.pid" --log-error="$LOG/mariadb.log" \
         --skip-name-resolve --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci \
-        < /dev/null >> "$LOG/mariadb.log" 2>&1 &
+        < /dev/null 3>&- >> "$LOG/mariadb.log" 2>&1 &
     echo $! > "$RUN/mariadb.pid"    # until mariadbd writes it itself
     STARTED+=(mariadb)
     wait_until "MariaDB" "$RUN/mariadb.pid" "$LOG/mariadb.log" \
@@ -366,7 +394,7 @@ start_rabbitmq() {
     # Not through the as_rabbit function: a function in the background
     # leaves a bash subshell waiting around.
     setsid "${RMQ_PREFIX[@]}" /usr/lib/rabbitmq/bin/rabbitmq-server \
-        < /dev/null >> "$LOG/rabbitmq/startup.log" 2>&1 &
+        < /dev/null 3>&- >> "$LOG/rabbitmq/startup.log" 2>&1 &
     STARTED+=(rabbitmq)
     rabbitmqctl wait --timeout "$START_TIMEOUT" "$RMQ_PID" >> "$LOG/rabbitmq/startup.log" 2>&1 \
         || fail "RabbitMQ node $RMQ_NODE not ready (see $LOG/rabbitmq/)"
@@ -393,7 +421,7 @@ start_smtp() {
     ((SMTP_SINK)) || return 0
     setsid /usr/bin/python3 "$ROOT/scripts/smtp_sink.py" --port "$SMTP_PORT_STACK" \
         --mail-dir "$VAR_DIR/mail" --fault-file "$VAR_DIR/smtp-sink.fault" \
-        < /dev/null >> "$LOG/smtp-sink.log" 2>&1 &
+        < /dev/null 3>&- >> "$LOG/smtp-sink.log" 2>&1 &
     echo $! > "$RUN/smtp-sink.pid"
     STARTED+=(smtp)
     wait_until "SMTP sink" "$RUN/smtp-sink.pid" "$LOG/smtp-sink.log" \
@@ -413,13 +441,19 @@ start_fcgi() {
         load_stack_env
         exec setsid spawn-fcgi -n -s "$FCGI_SOCK" -M 0666 \
             -- /usr/bin/multiwatch -f "$FCGI_WORKERS" -- "$USER_FCGI_BIN"
-    ) < /dev/null >> "$LOG/user-fcgi.log" 2>&1 &
+    ) < /dev/null 3>&- >> "$LOG/user-fcgi.log" 2>&1 &
     echo $! > "$RUN/user-fcgi.pid"
     STARTED+=(fcgi)
     wait_until "user-fcgi pool" "$RUN/user-fcgi.pid" "$LOG/user-fcgi.log" test -S "$FCGI_SOCK"
 }
 
-stop_fcgi() { stop_pid "$RUN/user-fcgi.pid" multiwatch 20; rm -f "$FCGI_SOCK"; }
+stop_fcgi() {
+    local inode
+    inode=$(unix_socket_inode "$FCGI_SOCK")
+    stop_pid "$RUN/user-fcgi.pid" multiwatch 20
+    kill_socket_holders "$inode" "$(basename "$USER_FCGI_BIN" | cut -c1-15)"
+    rm -f "$FCGI_SOCK"
+}
 
 # Any answer but a gateway error means a worker took the request.
 fcgi_answers() {
@@ -444,7 +478,7 @@ start_nginx() {
     local nginx=(nginx -p "$dir/" -c "$dir/nginx.conf" -e "$LOG/nginx-error.log")
     "${nginx[@]}" -t > "$LOG/nginx-start.log" 2>&1 \
         || fail "nginx config test failed (see $LOG/nginx-start.log)"
-    "${nginx[@]}" < /dev/null >> "$LOG/nginx-start.log" 2>&1 \
+    "${nginx[@]}" < /dev/null 3>&- >> "$LOG/nginx-start.log" 2>&1 \
         || fail "nginx failed to start (see $LOG/nginx-start.log)"
     STARTED+=(nginx)
     # The daemonised master writes its pidfile a moment after we return.
@@ -453,7 +487,12 @@ start_nginx() {
     wait_until "nginx" "$RUN/nginx.pid" "$LOG/nginx-error.log" port_open "$HTTP_PORT"
 }
 
-stop_nginx() { stop_pid "$RUN/nginx.pid" nginx 20; }
+stop_nginx() {
+    local inode
+    inode=$(tcp_listen_inode "$HTTP_PORT")
+    stop_pid "$RUN/nginx.pid" nginx 20
+    kill_socket_holders "$inode" nginx
+}
 
 # ---------------------------------------------------------------- mailer
 
@@ -470,7 +509,7 @@ mailer_loop() {
 
 start_mailer() {
     MICRO_USER_ENV=$STACK_ENV setsid "$SELF" _mailer-loop \
-        < /dev/null >> "$LOG/reset-mailer.log" 2>&1 &
+        < /dev/null 3>&- >> "$LOG/reset-mailer.log" 2>&1 &
     echo $! > "$RUN/mailer-loop.pid"
     STARTED+=(mailer)
     local name
@@ -500,6 +539,10 @@ cmd_up() {
     if running_any >/dev/null 2>&1; then
         fail "already running in $VAR_DIR (scripts/stack.sh down first)"
     fi
+    # Keep the caller's stderr for fail(); daemons are started with 3>&-.
+    exec 3>&2
+    # Ctrl-C halfway through must not leave half a stack behind.
+    trap 'fail "interrupted; stopped what was started"' INT TERM
     check_ports
     check_binaries
     prepare_dirs
@@ -517,11 +560,19 @@ cmd_up() {
     say "up: http://127.0.0.1:$HTTP_PORT  (data, logs, mail under $VAR_DIR)"
 }
 
+# The binaries the running stack was started with (they name its processes).
+bins_of_last_up() {
+    local name value
+    for name in USER_FCGI_BIN RESET_MAILER_BIN; do
+        value=$(sed -n "s/^$name='\(.*\)'$/\1/p" "$STACK_ENV" 2>/dev/null || true)
+        [[ -n $value ]] && printf -v "$name" '%s' "$value"
+    done
+    return 0
+}
+
 cmd_down() {
     # Reverse order of start; each step is a no-op if already gone.
-    local bin
-    bin=$(sed -n "s/^RESET_MAILER_BIN='\(.*\)'$/\1/p" "$STACK_ENV" 2>/dev/null || true)
-    [[ -n $bin ]] && RESET_MAILER_BIN=$bin
+    bins_of_last_up
     stop_mailer
     stop_nginx
     stop_fcgi
@@ -542,7 +593,8 @@ status_line() {
 
 cmd_status() {
     local mailer_name
-    mailer_name=$(basename "$(sed -n "s/^RESET_MAILER_BIN='\(.*\)'$/\1/p" "$STACK_ENV" 2>/dev/null || true)")
+    bins_of_last_up
+    mailer_name=$(basename "$RESET_MAILER_BIN")
     status_line mariadb "$RUN/mariadb.pid" mariadbd "127.0.0.1:$DB_PORT $DB_SOCK"
     status_line rabbitmq "$RMQ_PID" beam "127.0.0.1:$AMQP_PORT node $RMQ_NODE"
     if ((SMTP_SINK)); then
@@ -552,7 +604,7 @@ cmd_status() {
     fi
     status_line user-fcgi "$RUN/user-fcgi.pid" multiwatch "$FCGI_SOCK"
     status_line nginx "$RUN/nginx.pid" nginx "http://127.0.0.1:$HTTP_PORT"
-    status_line reset-mailer "$RUN/reset-mailer.pid" "${mailer_name:-reset-mailer}" "log $LOG/reset-mailer.log"
+    status_line reset-mailer "$RUN/reset-mailer.pid" "$mailer_name" "log $LOG/reset-mailer.log"
 }
 
 main() {
