@@ -390,9 +390,21 @@ http_invalid(struct req *r, struct json_object *errors)
 	    "One or more fields are invalid.", errors);
 }
 
+/*
+ * Sets a response header.  Setting one twice replaces it, except for
+ * Set-Cookie, which may legitimately repeat.
+ */
 void
 http_header(struct req *r, const char *k, const char *v)
 {
+	size_t	i;
+
+	if (strcasecmp(k, "Set-Cookie") != 0)
+		for (i = 0; i < r->nheaders; i++)
+			if (strcasecmp(r->headers[i].key, k) == 0) {
+				r->headers[i].val = v;
+				return;
+			}
 	if (r->nheaders == HTTP_MAX_HEADERS) {
 		log_kv(LOG_ERROR, "http.too_many_headers", "header", k, NULL);
 		return;
