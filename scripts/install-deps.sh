@@ -12,11 +12,12 @@ PACKAGES=(
     # run: the local stack
     spawn-fcgi multiwatch libfcgi-bin nginx-light mariadb-server mariadb-client
     rabbitmq-server cron util-linux curl gettext-base python3 python3-aiosmtpd
+    python3-pika openssl
     # test
     python3-pytest python3-requests python3-selenium chromium chromium-driver
     valgrind
-    # bench and packaging
-    wrk gnuplot-nox docker-compose
+    # bench and packaging (compose validation, man page lint)
+    wrk gnuplot-nox docker-compose python3-yaml mandoc
 )
 
 missing() {
