@@ -24,7 +24,7 @@ core_objs   = $(CORE:%=$(1)/obj/%.o)
 app_objs    = $(APP:%=$(1)/obj/%.o)
 mailer_objs = $(MAILER:%=$(1)/obj/%.o)
 
-.PHONY: all asan deps run test unit bench fuzz fmt clean
+.PHONY: all asan deps run test unit bench fuzz fmt man clean
 all: $(BIN)/user-fcgi $(BIN)/reset-mailer
 asan: $(ASAN_BIN)/user-fcgi $(ASAN_BIN)/reset-mailer
 
@@ -74,6 +74,14 @@ test: deps
 
 fmt:
 	clang-format -i fcgi-app/*.[ch] tests/unit/*.[ch]
+
+# Checks the man pages: mandoc's linter when installed, else groff's.
+# Read one with: man -l fcgi-app/user-fcgi.8
+MANS := fcgi-app/user-fcgi.8 fcgi-app/reset-mailer.8
+man:
+	@if command -v mandoc >/dev/null; then mandoc -Tlint -W warning $(MANS); \
+	else for m in $(MANS); do groff -mandoc -z -ww $$m || exit 1; done; fi
+	@echo "man: $(words $(MANS)) pages checked"
 
 clean:
 	rm -rf build

@@ -324,8 +324,9 @@ with_stack_env() { ( load_stack_env; exec "$@" ); }
 db_admin() { mariadb --no-defaults --socket="$DB_SOCK" -u "$DB_ADMIN" --batch; }
 
 start_mariadb() {
-    local user_opt=()
-    ((IS_ROOT)) && user_opt=(--user=root)
+    # mariadbd refuses root without --user=root; install-db also makes a
+    # unix_socket account for this user, which db_admin connects as.
+    local user_opt=(--user="$DB_ADMIN")
     if [[ ! -d $VAR_DIR/mysql/mysql ]]; then
         mariadb-install-db --no-defaults "${user_opt[@]}" --datadir="$VAR_DIR/mysql" \
             --auth-root-authentication-method=socket --skip-test-db \
