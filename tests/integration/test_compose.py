@@ -483,3 +483,24 @@ def test_nginx_guards_the_login_and_forgot_posts():
     assert "fastcgi_param REQUEST_ID         $request_id;" in site
     assert re.search(r"client_max_body_size \d+[km]?;", site)
     assert "location ~ ^/(user|user/.*|password/.*)$" in site
+
+
+# ------------------------------------------------------------------ man pages
+
+
+@pytest.mark.parametrize("prog", ["user-fcgi", "reset-mailer"])
+def test_man_page_lists_every_setting_and_renders(prog):
+    page = ROOT / "fcgi-app" / (prog + ".8")
+    text = page.read_text()
+    listed = set(re.findall(r"\bEv ([A-Z][A-Z0-9_]*)", text))
+    missing = sorted(settings_read_by()[prog] - listed)
+    assert not missing, "%s does not describe %s" % (page.name, missing)
+    unknown = sorted(listed - set(cfg_rows()))
+    assert not unknown, "%s names settings cfg.c does not have: %s" % (page.name, unknown)
+    r = subprocess.run(["man", "-l", "-P", "cat", str(page)], capture_output=True,
+                       text=True, timeout=30, env=dict(os.environ, MANWIDTH="80"))
+    assert r.returncode == 0 and "SIGTERM" in r.stdout and "EXIT STATUS" in r.stdout, r.stderr
+    if shutil.which("mandoc"):
+        r = subprocess.run(["mandoc", "-Tlint", "-W", "warning", str(page)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
