@@ -85,3 +85,27 @@ man:
 
 clean:
 	rm -rf build
+
+# --- bench (bench/, issue 7) -----------------------------------------------
+# `make bench`: release build, a private stack on its own ports, every
+# measurement in one run; writes build/bench/results.md and results.png and
+# tears the stack down at the end (bench/run.sh says what it measures).
+BENCH_BIN   := build/bench/bin
+BENCH_TOOLS := $(BENCH_BIN)/fcgi-hello $(BENCH_BIN)/argon2-verify $(BENCH_BIN)/smtp-blast
+BENCH_CFLAGS := -O2 -g -Wall -Wextra -Wshadow
+
+$(BENCH_BIN):
+	mkdir -p $@
+$(BENCH_BIN)/fcgi-hello: bench/fcgi-hello.c | $(BENCH_BIN)
+	$(CC) $(BENCH_CFLAGS) $(shell pkg-config --cflags fcgi) -o $@ $< $(shell pkg-config --libs fcgi)
+$(BENCH_BIN)/argon2-verify: bench/argon2-verify.c | $(BENCH_BIN)
+	$(CC) $(BENCH_CFLAGS) $(shell pkg-config --cflags libsodium) -o $@ $< $(shell pkg-config --libs libsodium)
+$(BENCH_BIN)/smtp-blast: bench/smtp-blast.c | $(BENCH_BIN)
+	$(CC) $(BENCH_CFLAGS) -o $@ $<
+
+.PHONY: bench-tools
+bench-tools: $(BENCH_TOOLS)
+bench: deps
+	$(MAKE) all bench-tools
+	bench/run.sh
+# --- end of bench -----------------------------------------------------------
