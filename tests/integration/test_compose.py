@@ -488,12 +488,33 @@ def test_nginx_guards_the_login_and_forgot_posts():
 # ------------------------------------------------------------------ man pages
 
 
+def readme_used_by():
+    """{program: settings the README's table says it uses} ("used by" column)."""
+    out = {"user-fcgi": set(), "reset-mailer": set()}
+    text = (ROOT / "README.md").read_text()
+    for m in re.finditer(r"^\| `([A-Z][A-Z0-9_]*)`(?: / `_FILE`)? \|[^|]+\| ([^|]+) \|",
+                         text, re.M):
+        name, used = m.group(1), m.group(2)
+        if "both" in used or "fcgi" in used:
+            out["user-fcgi"].add(name)
+        if "both" in used or "mailer" in used:
+            out["reset-mailer"].add(name)
+    return out
+
+
+@pytest.mark.parametrize("prog", ["user-fcgi", "reset-mailer"])
+def test_readme_used_by_matches_the_code(prog):
+    claimed = readme_used_by()[prog]
+    wrong = sorted(claimed - settings_read_by()[prog])
+    assert not wrong, "README says %s uses %s, but its sources never read them" % (prog, wrong)
+
+
 @pytest.mark.parametrize("prog", ["user-fcgi", "reset-mailer"])
 def test_man_page_lists_every_setting_and_renders(prog):
     page = ROOT / "fcgi-app" / (prog + ".8")
     text = page.read_text()
     listed = set(re.findall(r"\bEv ([A-Z][A-Z0-9_]*)", text))
-    missing = sorted(settings_read_by()[prog] - listed)
+    missing = sorted(readme_used_by()[prog] - listed)
     assert not missing, "%s does not describe %s" % (page.name, missing)
     unknown = sorted(listed - set(cfg_rows()))
     assert not unknown, "%s names settings cfg.c does not have: %s" % (page.name, unknown)
@@ -504,3 +525,17 @@ def test_man_page_lists_every_setting_and_renders(prog):
         r = subprocess.run(["mandoc", "-Tlint", "-W", "warning", str(page)],
                            capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_multiwatch_keeps_its_default_stop_signal(resolved):
+    """multiwatch stops its workers with SIGUSR1, libfcgi's graceful stop.
+    Debian 12's multiwatch 1.0.0 maps -s names off by one (-s TERM sends
+    SIGQUIT, which kills a worker mid-request), so no -s anywhere."""
+    words = resolved["services"]["fcgi"]["command"]
+    after = words[words.index("/usr/bin/multiwatch"):]
+    assert "-s" not in after[:after.index("--")] and not any(
+        w.startswith("--signal") for w in after), after
+    for path in ("scripts/stack.sh", "README.md", "fcgi-app/user-fcgi.8"):
+        text = (ROOT / path).read_text()
+        assert not re.search(r"multiwatch[^\n]*\s-s\s", text), \
+            "%s runs multiwatch with -s" % path
