@@ -12,7 +12,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 CORE    := arena buf cfg log db tmpl mq
 # The FastCGI application, less its main.
 APP     := http route valid auth auth_api user user_api reset reset_api outbox admin pages throttle
-MAILER  := mail mailer_consume mailer_relay
+MAILER  := mail mailer_consume mailer_relay mailer_cleanup
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	      -fno-sanitize-recover=undefined -Werror
@@ -85,6 +85,67 @@ man:
 
 clean:
 	rm -rf build
+
+# --- libFuzzer harnesses (tests/fuzz) -------------------------------------
+# Each tests/fuzz/fuzz-<target>.c is a libFuzzer program linked with every
+# library object; both built by clang with ASan and UBSan into build/fuzz,
+# apart from the gcc builds.  Seeds are in tests/fuzz/corpus/<target>, the
+# inputs libFuzzer finds go to build/fuzz/corpus/<target>, a crashing input
+# to build/fuzz/crashes/<target>-*, and each run's log to build/fuzz/logs.
+# `make fuzz` runs each harness for FUZZ_SECONDS; `make fuzz-smoke` (run by
+# scripts/test.sh) for FUZZ_SMOKE_SECONDS, so a regression fails the tests.
+FUZZ_CC            := clang
+FUZZ_SECONDS       ?= 60
+FUZZ_SMOKE_SECONDS ?= 10
+FUZZ_BIN   := build/fuzz
+FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	      -fno-sanitize-recover=undefined
+FUZZ_SRCS  := $(sort $(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz-%.c=%)
+FUZZ_BINS  := $(FUZZ_NAMES:%=$(FUZZ_BIN)/fuzz-%)
+LIB_FUZZ   := $(call core_objs,$(FUZZ_BIN)) $(call app_objs,$(FUZZ_BIN)) \
+	      $(call mailer_objs,$(FUZZ_BIN))
+
+$(FUZZ_BIN)/obj/%.o: fcgi-app/%.c fcgi-app/*.h | $(FUZZ_BIN)/obj
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link $(WARN) \
+	    $(PKG_CFLAGS) -c -o $@ $<
+$(FUZZ_BIN)/fuzz-%: tests/fuzz/fuzz-%.c tests/fuzz/fuzz.h \
+    tests/unit/mail_fixture.h $(LIB_FUZZ) | $(FUZZ_BIN)/obj
+	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz -Itests/unit $(FUZZ_FLAGS) \
+	    -fsanitize=fuzzer $(WARN) $(PKG_CFLAGS) -o $@ $< $(LIB_FUZZ) \
+	    $(PKG_LIBS)
+$(FUZZ_BIN)/obj:
+	mkdir -p $@
+# Only pattern rules name these objects: keep make from deleting them.
+.SECONDARY: $(LIB_FUZZ)
+
+# Runs every harness for $(1) seconds; prints libFuzzer's last status line
+# (coverage, features, exec/s) or the end of the log of a failure.
+fuzz_run = @fail=0; \
+	mkdir -p $(FUZZ_BIN)/crashes $(FUZZ_BIN)/logs; \
+	for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_BIN)/corpus/$$t; \
+		dict=; \
+		if test -f tests/fuzz/fuzz-$$t.dict; then \
+			dict=-dict=tests/fuzz/fuzz-$$t.dict; fi; \
+		log=$(FUZZ_BIN)/logs/$$t.log; \
+		if $(FUZZ_BIN)/fuzz-$$t -max_total_time=$(1) $$dict \
+		    -artifact_prefix=$(FUZZ_BIN)/crashes/$$t- \
+		    $(FUZZ_BIN)/corpus/$$t tests/fuzz/corpus/$$t >$$log 2>&1; \
+		then echo "fuzz-$$t: $$(grep -E '^\#[0-9]+' $$log | tail -n 1)"; \
+		else echo "FAIL: fuzz-$$t (log $$log)"; tail -n 40 $$log; \
+			fail=$$((fail+1)); fi; \
+	done; \
+	echo "fuzz: $(words $(FUZZ_NAMES)) harnesses, $$fail failed"; \
+	test $$fail -eq 0
+
+.PHONY: fuzz-build fuzz-smoke
+fuzz-build: $(FUZZ_BINS)
+fuzz: $(FUZZ_BINS)
+	$(call fuzz_run,$(FUZZ_SECONDS))
+fuzz-smoke: $(FUZZ_BINS)
+	$(call fuzz_run,$(FUZZ_SMOKE_SECONDS))
+# --- end of libFuzzer harnesses --------------------------------------------
 
 # --- bench (bench/, issue 7) -----------------------------------------------
 # `make bench`: release build, a private stack on its own ports, every

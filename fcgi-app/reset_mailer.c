@@ -22,11 +22,13 @@
 #include "log.h"
 #include "mailer_consume.h"
 #include "mailer_relay.h"
+#include "mailer_cleanup.h"
 #include "mq.h"
 #include "tmpl.h"
 
 #define WAIT_MS		1000	/* longest wait for a delivery */
 #define RELAY_EVERY_MS	1000
+#define CLEANUP_EVERY_MS (10 * 60 * 1000)
 #define BACKOFF_MAX_MS	30000
 
 static volatile sig_atomic_t	 stop;
@@ -116,6 +118,7 @@ main(void)
 	char			 err[256];
 	long long		 mq_backoff = 1000, db_backoff = 1000;
 	long long		 next_relay = 0, relay_backoff = RELAY_EVERY_MS;
+	long long		 next_cleanup = 0;
 	int			 rc, published;
 
 	if (cfg_load(CFG_PROG_MAILER, err, sizeof err) == -1) {
@@ -169,6 +172,12 @@ main(void)
 				continue;
 			}
 			next_relay = now_ms() + relay_backoff;
+			arena_reset(a);
+		}
+
+		if (now_ms() >= next_cleanup) {
+			mailer_cleanup_run(a);
+			next_cleanup = now_ms() + CLEANUP_EVERY_MS;
 			arena_reset(a);
 		}
 

@@ -42,9 +42,6 @@ static const char SQL_HIT[] =
 static const char SQL_COUNT[] =
     "SELECT hits FROM throttles WHERE bucket = ? "
     "AND window_start = FROM_UNIXTIME(?)";
-static const char SQL_CLEANUP[] =
-    "DELETE FROM throttles WHERE window_start < UTC_TIMESTAMP() - "
-    "INTERVAL 1 DAY LIMIT 10000";
 
 /*
  * The bucket name: prefix and subject, the subject lower-cased and, for
@@ -82,51 +79,52 @@ throttle_window(const struct throttle_rule *rule, long *left)
 	return start;
 }
 
-enum db_status
-throttle_hit(struct arena *a, enum throttle_kind kind, const char *subject,
-    int *over, long *retry_after)
+/*
+ * Runs SQL_HIT or SQL_COUNT for kind and subject in the current window;
+ * *count gets the window's hits (after the hit, for SQL_HIT).
+ */
+static enum db_status
+throttle_run(struct arena *a, enum throttle_kind kind, const char *subject,
+    const char *sql, long long *count, long *retry_after)
 {
 	const struct throttle_rule	*rule = &throttle_rules[kind];
 	struct db_param			 p[2];
 	struct db_result		 res;
 	enum db_status			 st;
 
-	*over = 0;
+	*count = 0;
 	p[0] = DB_TEXT(throttle_bucket(a, rule, subject));
 	p[1] = DB_INT(throttle_window(rule, retry_after));
-	if ((st = db_exec(a, SQL_HIT, p, 2, &res)) != DB_OK)
+	if ((st = db_exec(a, sql, p, 2, &res)) != DB_OK)
 		return st;
-	*over = (long long)res.insert_id > cfg_int(rule->limit);
+	if (sql == SQL_HIT)
+		*count = (long long)res.insert_id;
+	else if (res.nrows == 1)
+		*count = strtoll(db_cell(&res, 0, 0), NULL, 10);
 	return DB_OK;
+}
+
+enum db_status
+throttle_hit(struct arena *a, enum throttle_kind kind, const char *subject,
+    int *over, long *retry_after)
+{
+	long long	count;
+	enum db_status	st;
+
+	st = throttle_run(a, kind, subject, SQL_HIT, &count, retry_after);
+	*over = st == DB_OK && count > cfg_int(throttle_rules[kind].limit);
+	return st;
 }
 
 enum db_status
 throttle_reached(struct arena *a, enum throttle_kind kind, const char *subject,
     int *reached, long *retry_after)
 {
-	const struct throttle_rule	*rule = &throttle_rules[kind];
-	struct db_param			 p[2];
-	struct db_result		 res;
-	enum db_status			 st;
+	long long	count;
+	enum db_status	st;
 
-	*reached = 0;
-	p[0] = DB_TEXT(throttle_bucket(a, rule, subject));
-	p[1] = DB_INT(throttle_window(rule, retry_after));
-	if ((st = db_exec(a, SQL_COUNT, p, 2, &res)) != DB_OK)
-		return st;
-	*reached = res.nrows == 1 &&
-	    strtoll(db_cell(&res, 0, 0), NULL, 10) >= cfg_int(rule->limit);
-	return DB_OK;
-}
-
-enum db_status
-throttle_cleanup(struct arena *a, unsigned long long *removed)
-{
-	struct db_result	res;
-	enum db_status		st;
-
-	*removed = 0;
-	if ((st = db_exec(a, SQL_CLEANUP, NULL, 0, &res)) == DB_OK)
-		*removed = res.affected;
+	st = throttle_run(a, kind, subject, SQL_COUNT, &count, retry_after);
+	*reached = st == DB_OK &&
+	    count >= cfg_int(throttle_rules[kind].limit);
 	return st;
 }

@@ -2,6 +2,7 @@
  * Rate limits as fixed-window counters in the `throttles` table, so they
  * hold across workers and hosts.  A bucket names what is counted
  * ("forgot:ip:127.0.0.1"); a window is a whole number of seconds.
+ * Old windows are deleted by reset-mailer (mailer_cleanup.c).
  */
 #ifndef THROTTLE_H
 #define THROTTLE_H
@@ -32,8 +33,5 @@ enum db_status	throttle_hit(struct arena *, enum throttle_kind,
 /* Like throttle_hit, but only reads: is the limit already reached? */
 enum db_status	throttle_reached(struct arena *, enum throttle_kind,
 		    const char *subject, int *reached, long *retry_after);
-
-/* Deletes windows that ended more than a day ago; returns rows removed. */
-enum db_status	throttle_cleanup(struct arena *, unsigned long long *removed);
 
 #endif

@@ -232,6 +232,11 @@ install_signals(void)
 	/* No SA_RESTART: a blocked accept() must return so we can stop. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
+	/*
+	 * multiwatch stops its children with SIGUSR1 (Debian 12's -s option
+	 * is off by one); installed before FCGX_Init, ours is kept.
+	 */
+	sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
 }

@@ -1,0 +1,14 @@
+/*
+ * Housekeeping that reset-mailer runs every few minutes: rate-limit
+ * windows older than a day, and delivery records older than the longest
+ * time a duplicate event can still arrive.
+ */
+#ifndef MAILER_CLEANUP_H
+#define MAILER_CLEANUP_H
+
+struct arena;
+
+/* Deletes what is old; logs how much.  Failures are logged, not fatal. */
+void	mailer_cleanup_run(struct arena *);
+
+#endif
