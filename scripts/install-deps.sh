@@ -15,6 +15,7 @@ PACKAGES=(
     python3-pika openssl
     # test
     python3-pytest python3-requests python3-selenium chromium chromium-driver
+    fonts-noto-cjk
     valgrind
     # bench and packaging (compose validation, man page lint)
     wrk gnuplot-nox docker-compose python3-yaml mandoc
