@@ -84,6 +84,7 @@ finish() {
 main() {
     PASSED=()
     step "unit" make unit && PASSED+=(unit)
+    step "fuzz-smoke" make fuzz-smoke && PASSED+=(fuzz-smoke)
 
     VAR_DIR=$(mktemp -d -t micro-user-test.XXXXXX)
     export VAR_DIR
