@@ -9,6 +9,27 @@
 
 #include "arena.h"
 
+/*
+ * Under AddressSanitizer, a chunk's free space is poisoned and each
+ * allocation unpoisoned to its exact size, so an overflow into the next
+ * allocation is reported as it would be with malloc.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ARENA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ARENA_ASAN 1
+#endif
+#endif
+#ifdef ARENA_ASAN
+#include <sanitizer/asan_interface.h>
+#define ARENA_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define ARENA_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define ARENA_POISON(p, n)	((void)(p), (void)(n))
+#define ARENA_UNPOISON(p, n)	((void)(p), (void)(n))
+#endif
+
 #define ARENA_CHUNK	(16 * 1024)
 #define ARENA_ALIGN	(sizeof(max_align_t))
 
@@ -43,6 +64,7 @@ arena_chunk_new(size_t want)
 	c->next = NULL;
 	c->size = size;
 	c->used = 0;
+	ARENA_POISON(c->data, size);
 	return c;
 }
 
@@ -68,11 +90,13 @@ arena_reset(struct arena *a)
 
 	for (c = a->first->next; c != NULL; c = next) {
 		next = c->next;
+		ARENA_UNPOISON(c->data, c->size);
 		free(c);
 	}
 	a->first->next = NULL;
 	a->first->used = 0;
 	a->cur = a->first;
+	ARENA_POISON(a->first->data, a->first->size);
 }
 
 void
@@ -84,6 +108,7 @@ arena_free(struct arena *a)
 		return;
 	for (c = a->first; c != NULL; c = next) {
 		next = c->next;
+		ARENA_UNPOISON(c->data, c->size);
 		free(c);
 	}
 	free(a);
@@ -105,6 +130,7 @@ arena_alloc(struct arena *a, size_t n)
 	}
 	p = (char *)c->data + c->used;
 	c->used += need;
+	ARENA_UNPOISON(p, n);
 	return p;
 }
 

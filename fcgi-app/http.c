@@ -2,6 +2,7 @@
  * Request parsing and response building (see http.h).
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,6 +248,39 @@ http_type_is(const char *ct, const char *want)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/*
+ * True when no number in o is NaN or infinite: json-c accepts those words
+ * even in strict mode, but they are not JSON (RFC 8259, section 6).
+ */
+static int
+http_json_finite(struct json_object *o)
+{
+	size_t	i;
+
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return isfinite(json_object_get_double(o));
+	case json_type_object: {
+		json_object_object_foreach(o, k, v) {
+			(void)k;
+			if (v != NULL && !http_json_finite(v))
+				return 0;
+		}
+		return 1;
+	}
+	case json_type_array:
+		for (i = 0; i < json_object_array_length(o); i++) {
+			struct json_object *v = json_object_array_get_idx(o, i);
+
+			if (v != NULL && !http_json_finite(v))
+				return 0;
+		}
+		return 1;
+	default:
+		return 1;
+	}
+}
+
 int
 http_parse_body(struct req *r)
 {
@@ -295,7 +329,8 @@ http_parse_body(struct req *r)
 			}
 		}
 		json_tokener_free(tok);
-		if (o == NULL || !json_object_is_type(o, json_type_object)) {
+		if (o == NULL || !json_object_is_type(o, json_type_object) ||
+		    !http_json_finite(o)) {
 			json_object_put(o);
 			return http_problem(r, 400, "Malformed JSON",
 			    "The body is not a JSON object.", NULL), -1;

@@ -231,10 +231,21 @@ mail_strip_ctl(const char *s)
 	return out;
 }
 
-/* Whether s must be encoded: 8-bit bytes, or text that looks encoded. */
+/*
+ * Longest value written as it is; longer ones become encoded words, which
+ * fold, so no header line can pass RFC 5322's 998 bytes.
+ */
+#define MAIL_PLAIN_MAX	60
+
+/*
+ * Whether s must be encoded: 8-bit bytes, text that looks encoded, or a
+ * value too long for one line.
+ */
 static int
 mail_needs_words(const char *s)
 {
+	if (strlen(s) > MAIL_PLAIN_MAX)
+		return 1;
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s > 0x7e || (s[0] == '=' && s[1] == '?'))
 			return 1;
