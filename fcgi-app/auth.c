@@ -226,14 +226,14 @@ refuse:
 
 /* Is the account or the client over its failure limit? */
 static enum db_status
-auth_login_throttled(struct arena *a, const char *login, const char *ip,
+auth_login_throttled(struct arena *a, const char *account, const char *ip,
     int *reached, long *retry_after)
 {
 	enum db_status	st;
 	long		retry_ip;
 	int		reached_ip;
 
-	if ((st = throttle_reached(a, THROTTLE_LOGIN_ACCOUNT, login, reached,
+	if ((st = throttle_reached(a, THROTTLE_LOGIN_ACCOUNT, account, reached,
 	    retry_after)) != DB_OK)
 		return st;
 	if ((st = throttle_reached(a, THROTTLE_LOGIN_IP, ip, &reached_ip,
@@ -253,6 +253,7 @@ auth_login(struct arena *a, const char *login, const char *password,
 	enum auth_verdict	 v;
 	enum db_status		 st;
 	char			*hash;
+	const char		*account;
 	int			 found, reached, over;
 	long			 retry;
 
@@ -260,7 +261,15 @@ auth_login(struct arena *a, const char *login, const char *password,
 	*retry_after = 0;
 	if (ip == NULL)
 		ip = "unknown";
-	if ((st = auth_login_throttled(a, login, ip, &reached, retry_after))
+	if ((st = user_by_login(a, login, u, &found)) != DB_OK)
+		return st;
+	/*
+	 * Failures count against the account found, not the string typed:
+	 * the lookup's collation maps many spellings ("A@x.org ", the
+	 * name) to one account, and each must not get a fresh allowance.
+	 */
+	account = found ? arena_printf(a, "id:%lld", u->id) : login;
+	if ((st = auth_login_throttled(a, account, ip, &reached, retry_after))
 	    != DB_OK)
 		return st;
 	if (reached) {
@@ -268,8 +277,6 @@ auth_login(struct arena *a, const char *login, const char *password,
 		*result = AUTH_LOGIN_THROTTLED;
 		return DB_OK;
 	}
-	if ((st = user_by_login(a, login, u, &found)) != DB_OK)
-		return st;
 	if (!found) {
 		auth_verify_decoy(password);
 		v = AUTH_MISMATCH;
@@ -277,7 +284,7 @@ auth_login(struct arena *a, const char *login, const char *password,
 		v = auth_verify_password(u->password, password);
 	if (v == AUTH_MISMATCH) {
 		log_kv(LOG_INFO, "auth.login_failed", NULL);
-		if ((st = throttle_hit(a, THROTTLE_LOGIN_ACCOUNT, login, &over,
+		if ((st = throttle_hit(a, THROTTLE_LOGIN_ACCOUNT, account, &over,
 		    &retry)) != DB_OK ||
 		    (st = throttle_hit(a, THROTTLE_LOGIN_IP, ip, &over,
 		    &retry)) != DB_OK)

@@ -249,6 +249,39 @@ http_type_is(const char *ct, const char *want)
 }
 
 /*
+ * What json-c lets through but RFC 8259 does not: single-quoted strings
+ * and raw control characters inside strings.  A lexical pass over the
+ * body; returns 1 when it is clean.
+ */
+static int
+http_json_lexically_strict(const char *p, size_t n)
+{
+	size_t	i;
+	int	in_string = 0, escaped = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (!in_string) {
+			if (c == '\'')
+				return 0;
+			if (c == '"')
+				in_string = 1;
+			continue;
+		}
+		if (c < 0x20)
+			return 0;
+		if (escaped)
+			escaped = 0;
+		else if (c == '\\')
+			escaped = 1;
+		else if (c == '"')
+			in_string = 0;
+	}
+	return 1;
+}
+
+/*
  * True when no number in o is NaN or infinite: json-c accepts those words
  * even in strict mode, but they are not JSON (RFC 8259, section 6).
  */
@@ -308,7 +341,8 @@ http_parse_body(struct req *r)
 			return http_problem(r, 400, "Malformed JSON",
 			    "The body is not a JSON object.", NULL), -1;
 		/* JSON is UTF-8; json-c would let overlongs through. */
-		if (valid_utf8_len(r->body) < 0)
+		if (valid_utf8_len(r->body) < 0 ||
+		    !http_json_lexically_strict(r->body, r->body_len))
 			return http_problem(r, 400, "Malformed JSON",
 			    "The body is not valid UTF-8.", NULL), -1;
 		if ((tok = json_tokener_new_ex(HTTP_JSON_DEPTH)) == NULL)

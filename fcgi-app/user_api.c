@@ -154,7 +154,9 @@ user_api_page_param(struct req *r, const char *name, const char *alias,
 		return def;
 	errno = 0;
 	v = strtoll(s, &end, 10);
+	/* Digits only: strtoll would also take blanks and a sign. */
 	if (errno != 0 || end == s || *end != '\0' || v < 1 ||
+	    s[0] < '0' || s[0] > '9' ||
 	    v > 1000000000LL) {
 		http_errors_add(errors, name, "must be a whole number from 1");
 		return -1;

@@ -56,6 +56,13 @@ static const char *const bad_json[] = {
 	"{\"a\": \"\xe0\x80\xaf\"}",		/* overlong '/' */
 	"{\"a\": \"\xed\xa0\x80\"}",		/* UTF-16 surrogate */
 	"{\"a\": \"\xf4\x90\x80\x80\"}",	/* above U+10FFFF */
+	"{'a': \"b\"}",				/* single-quoted key */
+	"{\"a\": 'b'}",				/* single-quoted value */
+	"{\"a\": \"x\ty\"}",			/* raw tab in a string */
+	"{\"a\": \"x\ny\"}",			/* raw newline in a string */
+	"{\"a\": NaN}",				/* not a JSON number */
+	"{\"a\": Infinity}",			/* not a JSON number */
+	"{\"a\": -Infinity}",			/* not a JSON number */
 	"{\"a\": [[[[[[[[[1]]]]]]]]]}",		/* 10 levels */
 	"{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
 };
@@ -69,6 +76,12 @@ main(void)
 
 	a = arena_new();
 	http_req_init(&r, a);
+
+	/* Quotes and escapes inside strings are JSON, not tricks. */
+	CHECK(parse(HTTP_POST, "application/json",
+	    "{\"n\": \"it's \\\"fine\\\" \\t\\\\\", \"x\": 1.5e3}") == 0);
+	CHECK(http_field(&r, "n", &s) == HTTP_FIELD_OK &&
+	    strcmp(s, "it's \"fine\" \t\\") == 0);
 
 	/* A JSON object: string fields read, others are of the wrong type. */
 	CHECK(parse(HTTP_POST, "application/json",
