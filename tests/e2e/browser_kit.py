@@ -48,7 +48,8 @@ class Browser:
     """One headless Chromium with helpers for pages and forms.
 
     Every page it lands on through open() or submit() is checked to have
-    loaded nothing from another origin than the stack's.
+    loaded nothing from another origin than the stack's, and to have left
+    no error in the console.
     """
 
     def __init__(self, base_url, profile, lang="en", width=1280, height=900):
@@ -87,6 +88,24 @@ class Browser:
                 return False
         WebDriverWait(self.driver, PAGE_TIMEOUT).until(complete)
         self.check_same_origin()
+        self.check_console()
+
+    def check_console(self):
+        """No errors in the console: a CSP violation (an inline style or
+        script the policy blocks) or a resource that failed to load would
+        show up there. Not counted: the page's own status (a 4xx page is
+        meant) and the browser's own /favicon.ico probe."""
+        page = self.driver.current_url.split("#")[0]
+        errors = []
+        for e in self.driver.get_log("browser"):
+            msg = e["message"]
+            if e["level"] != "SEVERE":
+                continue
+            if e.get("source") == "network" and (
+                    msg.startswith(page + " ") or "/favicon.ico " in msg):
+                continue
+            errors.append(msg)
+        assert not errors, "console errors on %s: %s" % (page, errors)
 
     def check_same_origin(self):
         """Every navigation and resource entry of this page is on the stack."""

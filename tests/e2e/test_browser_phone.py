@@ -39,6 +39,15 @@ def look(b, shots, test, page, problems):
         ".map(e => parseFloat(getComputedStyle(e).fontSize)).filter(s => s < 13)")
     if small:
         problems.append("%s: text at %s px" % (page, sorted(set(small))))
+    # Every field a person can see has a label (or an accessible name).
+    unlabelled = b.driver.execute_script(
+        "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(e => !e.hidden && !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))"
+        ".map(e => e.name || e.id)")
+    if unlabelled:
+        problems.append("%s: fields without a label: %s" % (page, unlabelled))
+    if b.html_lang() != b.lang:
+        problems.append("%s: <html lang=%r>" % (page, b.html_lang()))
     b.screenshot(shots / ("%s-%s.png" % (test, page)), full_page=True)
 
 
