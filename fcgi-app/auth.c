@@ -204,7 +204,7 @@ auth_require(struct req *r)
 	p[0] = DB_INT(uid);
 	st = db_exec(r->arena, AUTH_SQL_USER, p, 1, &res);
 	if (st != DB_OK) {
-		http_error(r, 503, "The service is briefly unavailable.");
+		http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 		return -1;
 	}
 	/* A password change since the token was issued revokes it. */

@@ -54,7 +54,7 @@ auth_api_login(struct req *r)
 		return http_invalid(r, errors);
 	if ((st = auth_login(r->arena, login, password, r->remote_addr, &u,
 	    &result, &retry)) != DB_OK)
-		return http_error(r, 503, "The database is unavailable.");
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (result == AUTH_LOGIN_THROTTLED)
 		return http_throttled(r, retry);
 	if (result != AUTH_LOGIN_OK) {

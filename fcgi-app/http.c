@@ -314,6 +314,13 @@ http_json_finite(struct json_object *o)
 	}
 }
 
+void
+http_negotiate(struct req *r)
+{
+	r->html = (r->accept != NULL && strstr(r->accept, "text/html")) ||
+	    http_type_is(r->content_type, "application/x-www-form-urlencoded");
+}
+
 int
 http_parse_body(struct req *r)
 {
@@ -321,11 +328,8 @@ http_parse_body(struct req *r)
 		return http_problem(r, 413, "Request body too large", NULL,
 		    NULL), -1;
 	if (r->body_len == 0 && (r->method == HTTP_GET ||
-	    r->method == HTTP_HEAD || r->method == HTTP_DELETE)) {
-		r->html = r->accept != NULL && strstr(r->accept,
-		    "text/html") != NULL;
+	    r->method == HTTP_HEAD || r->method == HTTP_DELETE))
 		return 0;
-	}
 	if (http_type_is(r->content_type, "application/x-www-form-urlencoded")) {
 		r->html = 1;
 		r->nform = http_parse_urlencoded(r->arena, r->body,
@@ -337,6 +341,8 @@ http_parse_body(struct req *r)
 		struct json_tokener	*tok;
 		struct json_object	*o;
 
+		/* JSON in, JSON out, whatever the Accept header says. */
+		r->html = 0;
 		if (r->body_len == 0 || memchr(r->body, '\0', r->body_len))
 			return http_problem(r, 400, "Malformed JSON",
 			    "The body is not a JSON object.", NULL), -1;
@@ -743,6 +749,32 @@ http_csrf_ok(const struct req *r)
 	if (strlen(cookie) != 32 || strlen(field) != 32)
 		return 0;
 	return sodium_memcmp(cookie, field, 32) == 0;
+}
+
+int
+http_csrf_refused(struct req *r)
+{
+	const char	*msg;
+
+	if (!r->html || http_csrf_ok(r))
+		return 0;
+	log_kv(LOG_WARN, "http.csrf_refused", "path", r->path, NULL);
+	msg = tmpl_string(r->locale, "err_csrf");
+	http_error(r, 403, msg != NULL ? msg : "The form expired. Please "
+	    "try again.");
+	return 1;
+}
+
+int
+http_db_fault(struct req *r, int unavailable)
+{
+	const char	*msg = tmpl_string(r->locale, "err_unavailable");
+
+	if (!unavailable)
+		return http_error(r, 500, NULL);
+	http_header(r, "Retry-After", "5");
+	return http_error(r, 503, msg != NULL ? msg :
+	    "The service is busy. Please try again in a moment.");
 }
 
 const char *

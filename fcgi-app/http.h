@@ -93,6 +93,12 @@ size_t		 http_parse_urlencoded(struct arena *, const char *, size_t,
 		    struct http_kv **);
 size_t		 http_parse_cookies(struct arena *, const char *,
 		    struct http_kv **);
+/*
+ * Decides from Accept and Content-Type whether the client is a browser
+ * (pages) or a program (JSON); before routing, so a 404 or 405 is a page
+ * for browsers too.  A JSON body makes it JSON again.
+ */
+void		 http_negotiate(struct req *);
 /* Parses the body by its Content-Type; answers 400/413/415 itself. */
 int		 http_parse_body(struct req *);
 
@@ -137,5 +143,10 @@ void		 http_set_cookie(struct req *, const char *name,
 /* Double-submit CSRF token for browser forms. */
 const char	*http_csrf_token(struct req *);
 int		 http_csrf_ok(const struct req *);
+/* A browser form without its token: answers 403, returns 1. */
+int		 http_csrf_refused(struct req *);
+
+/* A database fault: 503 while the server is away, else 500. */
+int		 http_db_fault(struct req *, int unavailable);
 
 #endif

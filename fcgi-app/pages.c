@@ -65,28 +65,11 @@ page_form_again(struct req *r, int status, const char *tmpl,
 	return http_page(r, status, tmpl, ctx);
 }
 
-/* Refuses a form without its CSRF token; returns 1 when it answered. */
-static int
-page_csrf_refused(struct req *r)
-{
-	if (http_csrf_ok(r))
-		return 0;
-	log_kv(LOG_WARN, "http.csrf_refused", "path", r->path, NULL);
-	http_error(r, 403, tmpl_string(r->locale, "err_csrf"));
-	return 1;
-}
-
 static void
 page_set_session(struct req *r, const char *token)
 {
 	http_set_cookie(r, AUTH_SESSION_COOKIE, token, "/",
 	    (long)cfg_int(CFG_JWT_TTL), "Strict");
-}
-
-static int
-page_unavailable(struct req *r)
-{
-	return http_error(r, 503, tmpl_string(r->locale, "err_unavailable"));
 }
 
 int
@@ -112,7 +95,7 @@ page_login(struct req *r)
 	enum auth_login_result	 result;
 	enum db_status		 st;
 
-	if (page_csrf_refused(r))
+	if (http_csrf_refused(r))
 		return 0;
 	login = http_field_get(r, "login", 1, &errors);
 	password = http_field_get(r, "password", 1, &errors);
@@ -120,7 +103,7 @@ page_login(struct req *r)
 		return page_form_again(r, 422, "html/login.html", kept, errors);
 	if ((st = auth_login(r->arena, login, password, r->remote_addr, &u,
 	    &result, &retry)) != DB_OK)
-		return page_unavailable(r);
+		return http_db_fault(r, 1);
 	if (result == AUTH_LOGIN_THROTTLED)
 		return http_throttled(r, retry);
 	if (result != AUTH_LOGIN_OK) {
@@ -156,10 +139,10 @@ page_register(struct req *r)
 	long long		 id;
 	enum db_status		 st;
 
-	if (page_csrf_refused(r))
+	if (http_csrf_refused(r))
 		return 0;
 	if ((st = user_api_register(r, &errors, &id)) != DB_OK)
-		return page_unavailable(r);
+		return http_db_fault(r, 1);
 	if (errors != NULL)
 		return page_form_again(r, 422, "html/register.html", kept,
 		    errors);
@@ -176,7 +159,7 @@ page_account_ctx(struct req *r, struct json_object **ctx, struct user *u)
 	if (auth_require(r) != 0)
 		return -1;
 	if (user_by_id(r->arena, r->auth_user_id, u, &found) != DB_OK) {
-		page_unavailable(r);
+		http_db_fault(r, 1);
 		return -1;
 	}
 	if (!found) {
@@ -231,7 +214,7 @@ page_account_update(struct req *r)
 	const char		*msg;
 	int			 found;
 
-	if (page_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
+	if (http_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
 		return 0;
 	memset(&c, 0, sizeof(c));
 	c.real_name = http_field_get(r, "real_name", 1, &errors);
@@ -244,7 +227,7 @@ page_account_update(struct req *r)
 		return page_account_again(r, ctx, errors, 1);
 	json_object_put(ctx);
 	if (user_update(r->arena, u.id, &c, &found) != DB_OK)
-		return page_unavailable(r);
+		return http_db_fault(r, 1);
 	return http_redirect(r, "/user/account?notice=profile_saved");
 }
 
@@ -263,7 +246,7 @@ page_account_password(struct req *r)
 	long long		 exp;
 	int			 found;
 
-	if (page_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
+	if (http_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
 		return 0;
 	current = http_field_get(r, "current_password", 1, &errors);
 	password = http_field_get(r, "password", 1, &errors);
@@ -280,7 +263,7 @@ page_account_password(struct req *r)
 	if ((c.password = auth_hash_password(r->arena, password)) == NULL)
 		return http_error(r, 500, NULL);
 	if (user_update(r->arena, u.id, &c, &found) != DB_OK)
-		return page_unavailable(r);
+		return http_db_fault(r, 1);
 	if ((token = auth_jwt_issue(r->arena, u.id, u.password_version + 1,
 	    &exp)) != NULL)
 		page_set_session(r, token);
@@ -293,7 +276,7 @@ page_account_password(struct req *r)
 int
 page_logout(struct req *r)
 {
-	if (page_csrf_refused(r))
+	if (http_csrf_refused(r))
 		return 0;
 	http_set_cookie(r, AUTH_SESSION_COOKIE, "", "/", 0, "Strict");
 	return http_redirect(r, "/user/login?notice=signed_out");

@@ -43,25 +43,6 @@ reset_ip(const struct req *r)
 	return r->remote_addr != NULL ? r->remote_addr : "unknown";
 }
 
-static int
-reset_db_fault(struct req *r, enum db_status st)
-{
-	return http_error(r, st == DB_ERR_UNAVAILABLE ? 503 : 500,
-	    "The service is briefly unavailable; try again shortly.");
-}
-
-/* A browser form without its CSRF token is refused with a page. */
-static int
-reset_csrf_refused(struct req *r)
-{
-	if (!r->html || http_csrf_ok(r))
-		return 0;
-	log_kv(LOG_WARN, "http.csrf_refused", NULL);
-	http_error(r, 403, "This form has expired or did not come from this "
-	    "site. Go back, reload the page and try again.");
-	return 1;
-}
-
 /* Renders a form page again with its values and field errors. */
 static int
 reset_form_again(struct req *r, const char *tmpl, const char *field,
@@ -92,11 +73,11 @@ reset_api_request(struct req *r)
 	long			 retry;
 	int			 over;
 
-	if (reset_csrf_refused(r))
+	if (http_csrf_refused(r))
 		return 0;
 	if ((st = throttle_hit(r->arena, THROTTLE_FORGOT_IP, reset_ip(r),
 	    &over, &retry)) != DB_OK)
-		return reset_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (over)
 		return http_throttled(r, retry);
 	email = http_field_get(r, "email", 1, &errors);
@@ -106,7 +87,7 @@ reset_api_request(struct req *r)
 		return r->html ? reset_form_again(r, "html/forgot.html",
 		    "email", email, errors) : http_invalid(r, errors);
 	if ((st = reset_request(r, email)) != DB_OK)
-		return reset_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (r->html)
 		return http_redirect(r, "/password/forgot/sent");
 	o = json_object_new_object();
@@ -154,7 +135,7 @@ reset_api_consume(struct req *r)
 	long			 retry;
 	enum db_status		 st;
 
-	if (reset_csrf_refused(r))
+	if (http_csrf_refused(r))
 		return 0;
 	if (r->html) {
 		reset_private_headers(r);
@@ -176,12 +157,12 @@ reset_api_consume(struct req *r)
 	/* Guessing tokens from one address stops here. */
 	if ((st = throttle_reached(r->arena, THROTTLE_TOKEN_IP, reset_ip(r),
 	    &over, &retry)) != DB_OK)
-		return reset_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (over)
 		return http_throttled(r, retry);
 	/* Cheap check first: no argon2 work for a dead token. */
 	if ((st = reset_lookup(r, token, &usable)) != DB_OK)
-		return reset_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!usable)
 		goto invalid;
 	if (errors != NULL)
@@ -194,7 +175,7 @@ reset_api_consume(struct req *r)
 	if ((hash = auth_hash_password(r->arena, password)) == NULL)
 		return http_error(r, 500, "Could not store the password.");
 	if ((st = reset_consume(r, token, hash, &done)) != DB_OK)
-		return reset_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!done)
 		goto invalid;
 	if (r->html) {
@@ -262,7 +243,7 @@ reset_page_link(struct req *r)
 	}
 	saved = http_cookie(r, RESET_COOKIE);
 	if ((st = reset_lookup(r, saved, &usable)) != DB_OK)
-		return reset_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!usable)
 		return reset_invalid_page(r);
 	return reset_form_again(r, "html/reset.html", NULL, NULL, NULL);

@@ -19,16 +19,6 @@
 #define PAGE_DEFAULT	10
 #define PAGE_MAX	100
 
-/* Answers a database fault: 503 when the server is away, else 500. */
-static int
-user_api_db_fault(struct req *r, enum db_status st)
-{
-	if (st == DB_ERR_UNAVAILABLE)
-		return http_error(r, 503, "The database is unavailable; "
-		    "try again shortly.");
-	return http_error(r, 500, "Something went wrong on our side.");
-}
-
 /* 409 naming the field whose unique key a write violated. */
 static int
 user_api_conflict(struct req *r)
@@ -124,14 +114,14 @@ user_api_create(struct req *r)
 	enum db_status		 st;
 
 	if ((st = user_api_register(r, &errors, &id)) != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (errors != NULL && user_api_is_conflict(errors))
 		return http_problem(r, 409, "Conflict",
 		    "The name or email is already in use.", errors);
 	if (errors != NULL)
 		return http_invalid(r, errors);
 	if ((st = user_by_id(r->arena, id, &u, &found)) != DB_OK || !found)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	http_header(r, "Location", arena_printf(r->arena, "/user/%lld", id));
 	return http_json(r, 201, user_json(&u));
 }
@@ -187,7 +177,7 @@ user_api_list(struct req *r)
 		per_page = PAGE_MAX;
 	if ((st = user_list(r->arena, page, per_page, &users, &n, &total))
 	    != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	arr = json_object_new_array();
 	for (i = 0; i < n; i++)
 		json_object_array_add(arr, user_json(&users[i]));
@@ -225,7 +215,7 @@ user_api_get(struct req *r)
 	if (user_api_authorize(r) != 0)
 		return 0;
 	if ((st = user_by_id(r->arena, r->id, &u, &found)) != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!found)
 		return http_error(r, 404, "No such user.");
 	return http_json(r, 200, user_json(&u));
@@ -269,7 +259,7 @@ user_api_update(struct req *r)
 	if (errors != NULL)
 		return http_invalid(r, errors);
 	if ((st = user_by_id(r->arena, r->id, &u, &found)) != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!found)
 		return http_error(r, 404, "No such user.");
 	if (password != NULL) {
@@ -287,9 +277,9 @@ user_api_update(struct req *r)
 	if (st == DB_ERR_DUPLICATE)
 		return user_api_conflict(r);
 	if (st != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if ((st = user_by_id(r->arena, r->id, &u, &found)) != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!found)
 		return http_error(r, 404, "No such user.");
 	log_kv(LOG_INFO, "user.updated", "user_id",
@@ -307,7 +297,7 @@ user_api_delete(struct req *r)
 	if (user_api_authorize(r) != 0)
 		return 0;
 	if ((st = user_delete(r->arena, r->id, &found)) != DB_OK)
-		return user_api_db_fault(r, st);
+		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!found)
 		return http_error(r, 404, "No such user.");
 	log_kv(LOG_INFO, "user.deleted", "user_id",

@@ -132,6 +132,7 @@ parse_request(FCGX_Request *fr, struct req *r)
 		    strlen(r->query), &r->params);
 	r->ncookies = http_parse_cookies(r->arena, r->cookie_header,
 	    &r->cookies);
+	http_negotiate(r);
 	r->locale = tmpl_locale_pick(r->accept_language);
 	if ((lang = http_cookie(r, "lang")) != NULL)
 		for (loc = tmpl_locales; *loc != NULL; loc++)

@@ -191,7 +191,19 @@ main(void)
 	http_req_init(&r, a);
 	r.method = HTTP_GET;
 	r.accept = "text/html,application/xhtml+xml;q=0.9";
+	http_negotiate(&r);
 	CHECK(http_parse_body(&r) == 0 && r.html == 1);
+	/* JSON in is JSON out, even from a client that accepts pages. */
+	http_req_free(&r);
+	http_req_init(&r, a);
+	r.method = HTTP_POST;
+	r.content_type = "application/json";
+	r.body = "{}";
+	r.body_len = 2;
+	r.accept = "text/html";
+	http_negotiate(&r);
+	CHECK(r.html == 1);
+	CHECK(http_parse_body(&r) == 0 && r.html == 0);
 
 	http_req_free(&r);
 	arena_free(a);
