@@ -106,7 +106,6 @@ def test_pages_at_phone_width(lang, browser, http, mail, new_user, shots, base_u
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: 404 answers to browsers are JSON, not the error page")
 def test_unknown_page_is_the_error_page(browser):
     b = browser()
     for path in ("/password/nope", "/user/nope/more"):

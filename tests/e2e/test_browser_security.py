@@ -134,7 +134,6 @@ def test_csrf_refusal_speaks_chinese(browser, new_user):
     assert "表单已过期" in b.text()
 
 
-@pytest.mark.xfail(strict=True, reason="bug: reset_api.c's CSRF refusal detail is English only")
 def test_forgot_csrf_refusal_speaks_chinese(browser, new_user):
     user = new_user()
     b = browser(lang="zh-CN")
