@@ -170,3 +170,22 @@ bench: deps
 	$(MAKE) all bench-tools
 	bench/run.sh
 # --- end of bench -----------------------------------------------------------
+
+# --- soak and valgrind (tests/soak, tests/valgrind; issue 6) ---------------
+# `make soak`: a private stack on its own ports (release build), mixed
+# requests for SOAK_SECONDS, every worker's VmRSS after the warm-up and at
+# the end; fails if one grew past SOAK_MAX_GROWTH_KB / SOAK_MAX_GROWTH_PCT,
+# died, or any request got a 5xx (tests/soak/soak.py says more).
+# `make valgrind`: the same kind of stack with one worker and the mailer
+# under memcheck, every route once or twice, then the reports: no invalid
+# access, no definitely/indirectly lost block from fcgi-app/. Logs in
+# build/soak-logs and build/valgrind-logs.
+SOAK_SECONDS ?= 180
+.PHONY: soak valgrind
+soak: deps
+	$(MAKE) all
+	SOAK_SECONDS=$(SOAK_SECONDS) /usr/bin/python3 tests/soak/soak.py
+valgrind: deps
+	$(MAKE) all
+	/usr/bin/python3 tests/valgrind/valgrind.py
+# --- end of soak and valgrind -----------------------------------------------
