@@ -65,6 +65,17 @@ page_form_again(struct req *r, int status, const char *tmpl,
 	return http_page(r, status, tmpl, ctx);
 }
 
+/*
+ * These forms are for browsers only: whatever the request claims to be,
+ * it answers with pages and needs its CSRF token.  Returns 1 when refused.
+ */
+static int
+page_csrf_refused(struct req *r)
+{
+	r->html = 1;
+	return http_csrf_refused(r);
+}
+
 static void
 page_set_session(struct req *r, const char *token)
 {
@@ -95,7 +106,7 @@ page_login(struct req *r)
 	enum auth_login_result	 result;
 	enum db_status		 st;
 
-	if (http_csrf_refused(r))
+	if (page_csrf_refused(r))
 		return 0;
 	login = http_field_get(r, "login", 1, &errors);
 	password = http_field_get(r, "password", 1, &errors);
@@ -139,7 +150,7 @@ page_register(struct req *r)
 	long long		 id;
 	enum db_status		 st;
 
-	if (http_csrf_refused(r))
+	if (page_csrf_refused(r))
 		return 0;
 	if ((st = user_api_register(r, &errors, &id)) != DB_OK)
 		return http_db_fault(r, 1);
@@ -214,7 +225,7 @@ page_account_update(struct req *r)
 	const char		*msg;
 	int			 found;
 
-	if (http_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
+	if (page_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
 		return 0;
 	memset(&c, 0, sizeof(c));
 	c.real_name = http_field_get(r, "real_name", 1, &errors);
@@ -246,7 +257,7 @@ page_account_password(struct req *r)
 	long long		 exp;
 	int			 found;
 
-	if (http_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
+	if (page_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
 		return 0;
 	current = http_field_get(r, "current_password", 1, &errors);
 	password = http_field_get(r, "password", 1, &errors);
@@ -276,7 +287,7 @@ page_account_password(struct req *r)
 int
 page_logout(struct req *r)
 {
-	if (http_csrf_refused(r))
+	if (page_csrf_refused(r))
 		return 0;
 	http_set_cookie(r, AUTH_SESSION_COOKIE, "", "/", 0, "Strict");
 	return http_redirect(r, "/user/login?notice=signed_out");

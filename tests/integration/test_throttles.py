@@ -299,9 +299,10 @@ def acct_bucket(login_value):
 
 
 def acct_buckets(user):
-    """The account's bucket as throttle.c keys it today (the login typed,
-    lower-cased), and the keys a per-account fix might use instead."""
-    return [acct_bucket(v) for v in (user["email"], user["name"], str(user["id"]))]
+    """The account's bucket as auth.c keys it: "id:<user id>" for an
+    existing account (hashed by throttle.c), whatever spelling was typed;
+    the typed login (lower-cased) only when no account matched."""
+    return [acct_bucket(v) for v in ("id:%d" % user["id"], user["email"], user["name"])]
 
 
 def acct_hits(db, user):
