@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -17,6 +18,7 @@
 #define DB_MAX_STMTS	64
 #define DB_MAX_PARAMS	16
 #define DB_MAX_COLS	32
+#define DB_LOG_EVERY	5	/* seconds between connect-failure lines */
 
 struct db_cached {
 	const char	*sql;	/* a string literal: compared by address */
@@ -28,6 +30,7 @@ static int		 db_in_tx;
 static struct db_cached	 db_cache[DB_MAX_STMTS];
 static size_t		 db_ncache;
 static char		 db_dupkey[128];
+static unsigned long	 db_failures;	/* connects failed since the last one */
 
 /* Errors after which the connection is unusable and must be reopened. */
 static int
@@ -49,6 +52,26 @@ db_disconnect(void)
 		mysql_close(db_conn);
 	db_conn = NULL;
 	db_in_tx = 0;
+}
+
+/*
+ * During an outage every request tries to connect; one line every few
+ * seconds (with how many failures it stands for) tells the story.
+ */
+static void
+db_log_connect_failure(const char *error)
+{
+	static time_t	last;
+	time_t		now = time(NULL);
+	char		n[24];
+
+	db_failures++;
+	if (now - last < DB_LOG_EVERY && db_failures > 1)
+		return;
+	last = now;
+	snprintf(n, sizeof(n), "%lu", db_failures);
+	log_kv(LOG_ERROR, "db.connect_failed", "error", error, "failures", n,
+	    NULL);
 }
 
 /*
@@ -75,11 +98,11 @@ db_connect(void)
 	    cfg_str(CFG_DB_PASSWORD), cfg_str(CFG_DB_DATABASE),
 	    (unsigned int)cfg_int(CFG_DB_PORT), *sock != '\0' ? sock : NULL,
 	    0) == NULL) {
-		log_kv(LOG_ERROR, "db.connect_failed", "error", mysql_error(m),
-		    NULL);
+		db_log_connect_failure(mysql_error(m));
 		mysql_close(m);
 		return -1;
 	}
+	db_failures = 0;
 	db_conn = m;
 	log_kv(LOG_INFO, "db.connected", NULL);
 	return 0;

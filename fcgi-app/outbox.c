@@ -110,7 +110,11 @@ outbox_connect(void)
 	return 0;
 }
 
-/* The connection broke: forget it; unconfirmed rows go to the relay. */
+/*
+ * The connection broke: forget it; unconfirmed rows go to the relay.  The
+ * next publish may connect again at once (a restarted broker is usually
+ * back); only a failed connect makes us wait.
+ */
 static void
 outbox_disconnect(void)
 {
@@ -118,7 +122,6 @@ outbox_disconnect(void)
 		mq_close(outbox_mq);
 	outbox_mq = NULL;
 	outbox_nwait = 0;
-	outbox_down_since = time(NULL);
 }
 
 static void
@@ -184,6 +187,7 @@ outbox_publish_pending(struct req *r)
 	struct outbox_pending	*p;
 	struct mq_message	 m;
 	uint64_t		 tag;
+	int			 retried = 0;
 
 	if (r->pending == NULL)
 		return;
@@ -202,10 +206,16 @@ outbox_publish_pending(struct req *r)
 		m.body = p->payload;
 		m.body_len = strlen(p->payload);
 		if (mq_publish(outbox_mq, &m, &tag) != 0) {
-			log_kv(LOG_WARN, "outbox.publish_failed",
-			    "event_id", p->event_id, NULL);
+			/* A stale connection (broker restarted): once more. */
 			outbox_disconnect();
-			return;
+			if (retried || outbox_connect() != 0 ||
+			    mq_publish(outbox_mq, &m, &tag) != 0) {
+				log_kv(LOG_WARN, "outbox.publish_failed",
+				    "event_id", p->event_id, NULL);
+				outbox_disconnect();
+				return;
+			}
+			retried = 1;
 		}
 		if (outbox_nwait < OUTBOX_INFLIGHT) {
 			outbox_wait[outbox_nwait].tag = tag;
