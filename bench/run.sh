@@ -277,43 +277,37 @@ http_phases() {
     fu="{\"email\": \"$UNKNOWN_EMAIL\"}"
     lg="{\"email\": \"$BENCH_EMAIL\", \"password\": \"$BENCH_PW\"}"
 
-    say "baselines"
+    # Interleaved per connection count, so that a change in the machine's
+    # other load hits a measurement and its baseline alike.
+    say "warming up"
     warm static "http://127.0.0.1:$STATIC_PORT/"
     warm fcgi-hello "http://127.0.0.1:$HELLO_PORT/hello"
-    for c in "${CONNS[@]}"; do
-        run_wrk static "$c" "http://127.0.0.1:$STATIC_PORT/" "$DURATION"
-        run_wrk fcgi-hello "$c" "http://127.0.0.1:$HELLO_PORT/hello" "$DURATION"
-    done
-    rss_snapshot after-baselines
-
-    say "GET /user/{id}"
     warm get-user "$APP/user/$USER_ID" WRK_TOKEN="$TOKEN"
-    for c in "${CONNS[@]}"; do
-        run_wrk get-user "$c" "$APP/user/$USER_ID" "$DURATION" WRK_TOKEN="$TOKEN"
-    done
-    rss_snapshot after-get-user
-
-    say "POST /password/forgot, known and unknown address (interleaved)"
     warm forgot-known "$APP/password/forgot" WRK_METHOD=POST WRK_BODY="$fk"
     warm forgot-unknown "$APP/password/forgot" WRK_METHOD=POST WRK_BODY="$fu"
+    rss_snapshot after-warmup
     for c in "${CONNS[@]}"; do
+        say "baselines, GET /user/{id}, POST /password/forgot known and unknown: $c connection(s)"
+        run_wrk static "$c" "http://127.0.0.1:$STATIC_PORT/" "$DURATION"
+        run_wrk fcgi-hello "$c" "http://127.0.0.1:$HELLO_PORT/hello" "$DURATION"
+        run_wrk get-user "$c" "$APP/user/$USER_ID" "$DURATION" WRK_TOKEN="$TOKEN"
         run_wrk forgot-known "$c" "$APP/password/forgot" "$DURATION" WRK_METHOD=POST WRK_BODY="$fk"
         run_wrk forgot-unknown "$c" "$APP/password/forgot" "$DURATION" WRK_METHOD=POST WRK_BODY="$fu"
     done
-    rss_snapshot after-forgot
+    rss_snapshot after-http
 
-    say "POST /user/token and the raw argon2id verify rate"
+    say "POST /user/token, each next to the raw argon2id verify rate"
+    local p line
     for c in "${CONNS[@]}"; do
+        p=$((c < 2 ? 1 : 2))
+        line=$(ARGON2_OPSLIMIT=${ARGON2_OPSLIMIT:-2} ARGON2_MEMLIMIT=${ARGON2_MEMLIMIT:-67108864} \
+            "$BIN/argon2-verify" -p "$p" -t "$DURATION" | tee "$RAW/argon2-verify-c$c.txt")
+        say "argon2id verify, $p process(es): $line"
+        record "$(awk -v c="$c" '{ printf "{\"kind\": \"argon2\", \"conns\": %d, \"procs\": %d, \"opslimit\": %s, \"memlimit\": %s, \"verifies\": %d, \"seconds\": %s, \"rate\": %s}", c, $2, $4, $6, $8, $10, $12 }' <<<"$line")"
         run_wrk login "$c" "$APP/user/token" "$((DURATION * 2))" WRK_METHOD=POST WRK_BODY="$lg"
     done
+    sleep 2     # logins still queued in nginx finish before the snapshot
     rss_snapshot after-login
-    local p line
-    for p in 1 2; do
-        line=$(ARGON2_OPSLIMIT=${ARGON2_OPSLIMIT:-2} ARGON2_MEMLIMIT=${ARGON2_MEMLIMIT:-67108864} \
-            "$BIN/argon2-verify" -p "$p" -t "$DURATION" | tee "$RAW/argon2-verify-p$p.txt")
-        say "argon2id verify, $p process(es): $line"
-        record "$(awk '{ printf "{\"kind\": \"argon2\", \"procs\": %d, \"opslimit\": %s, \"memlimit\": %s, \"verifies\": %d, \"seconds\": %s, \"rate\": %s}", $2, $4, $6, $8, $10, $12 }' <<<"$line")"
-    done
 }
 
 mailer_phase() {
