@@ -182,17 +182,14 @@ out:
 	return rc;
 }
 
-static const char AUTH_SQL_USER[] =
-    "SELECT password_version, role FROM users WHERE id = ?";
-
 int
 auth_require(struct req *r)
 {
 	const char		*token = NULL;
 	long long		 uid, pwv, exp;
-	struct db_param		 p[1];
-	struct db_result	 res;
+	struct user		*u;
 	enum db_status		 st;
+	int			 found;
 
 	if (r->authorization != NULL &&
 	    strncasecmp(r->authorization, "Bearer ", 7) == 0)
@@ -201,17 +198,18 @@ auth_require(struct req *r)
 		token = http_cookie(r, AUTH_SESSION_COOKIE);
 	if (token == NULL || auth_jwt_verify(token, &uid, &pwv, &exp) != 0)
 		goto refuse;
-	p[0] = DB_INT(uid);
-	st = db_exec(r->arena, AUTH_SQL_USER, p, 1, &res);
-	if (st != DB_OK) {
+	/* The whole row: handlers acting on oneself need not read it again. */
+	u = arena_calloc(r->arena, 1, sizeof(*u));
+	if ((st = user_by_id(r->arena, uid, u, &found)) != DB_OK) {
 		http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 		return -1;
 	}
 	/* A password change since the token was issued revokes it. */
-	if (res.nrows != 1 || strtoll(db_cell(&res, 0, 0), NULL, 10) != pwv)
+	if (!found || u->password_version != pwv)
 		goto refuse;
 	r->auth_user_id = uid;
-	r->auth_admin = strcmp(db_cell(&res, 0, 1), "admin") == 0;
+	r->auth_admin = strcmp(u->role, "admin") == 0;
+	r->auth_user = u;
 	return 0;
 refuse:
 	if (r->html)

@@ -172,17 +172,15 @@ db_note_duplicate(const char *msg)
 static int
 db_fetch_all(struct arena *a, MYSQL_STMT *stmt, struct db_result *res)
 {
-	MYSQL_RES	*meta;
 	MYSQL_BIND	 bind[DB_MAX_COLS];
 	unsigned long	 lens[DB_MAX_COLS];
 	my_bool		 nulls[DB_MAX_COLS];
 	size_t		 ncols, row, c;
 	int		 rc;
 
-	if ((meta = mysql_stmt_result_metadata(stmt)) == NULL)
+	/* No result set (INSERT, UPDATE, ...): nothing to fetch. */
+	if ((ncols = mysql_stmt_field_count(stmt)) == 0)
 		return 0;
-	ncols = mysql_num_fields(meta);
-	mysql_free_result(meta);
 	if (ncols > DB_MAX_COLS)
 		return -1;
 	if (mysql_stmt_store_result(stmt) != 0)
@@ -331,20 +329,29 @@ db_cell(const struct db_result *res, size_t row, size_t col)
 	return res->cells[row * res->ncols + col];
 }
 
+/*
+ * One round trip: START TRANSACTION (autocommit stays on, so COMMIT or
+ * ROLLBACK ends it).  Nothing has run yet, so a connection found dead
+ * here is reopened and the statement sent once more.
+ */
 enum db_status
 db_begin(void)
 {
-	/* A connection that died while idle is found out here. */
-	if (db_conn != NULL && mysql_ping(db_conn) != 0)
+	static const char	sql[] = "START TRANSACTION";
+	int			try;
+
+	for (try = 0; try < 2; try++) {
+		if (db_connect() != 0)
+			return DB_ERR_UNAVAILABLE;
+		if (mysql_real_query(db_conn, sql, sizeof(sql) - 1) == 0) {
+			db_in_tx = 1;
+			return DB_OK;
+		}
+		if (!db_is_gone(mysql_errno(db_conn)))
+			return DB_ERR_OTHER;
 		db_disconnect();
-	if (db_connect() != 0)
-		return DB_ERR_UNAVAILABLE;
-	if (mysql_autocommit(db_conn, 0) != 0) {
-		db_disconnect();
-		return DB_ERR_UNAVAILABLE;
 	}
-	db_in_tx = 1;
-	return DB_OK;
+	return DB_ERR_UNAVAILABLE;
 }
 
 enum db_status
@@ -352,16 +359,17 @@ db_commit(void)
 {
 	enum db_status	st = DB_OK;
 
+	db_in_tx = 0;
 	if (db_conn == NULL)
 		return DB_ERR_UNAVAILABLE;
 	if (mysql_commit(db_conn) != 0) {
 		st = db_is_gone(mysql_errno(db_conn)) ? DB_ERR_UNAVAILABLE :
 		    DB_ERR_OTHER;
-		mysql_rollback(db_conn);
+		if (st == DB_ERR_UNAVAILABLE)
+			db_disconnect();
+		else if (mysql_rollback(db_conn) != 0)
+			db_disconnect();
 	}
-	db_in_tx = 0;
-	if (db_conn != NULL && mysql_autocommit(db_conn, 1) != 0)
-		db_disconnect();
 	return st;
 }
 
@@ -369,9 +377,7 @@ void
 db_rollback(void)
 {
 	db_in_tx = 0;
-	if (db_conn == NULL)
-		return;
-	if (mysql_rollback(db_conn) != 0 || mysql_autocommit(db_conn, 1) != 0)
+	if (db_conn != NULL && mysql_rollback(db_conn) != 0)
 		db_disconnect();
 }
 

@@ -13,6 +13,7 @@
 struct arena;
 struct json_object;
 struct outbox_pending;
+struct user;
 
 enum http_method {
 	HTTP_GET,
@@ -60,9 +61,10 @@ struct req {
 	const char		*locale;
 	long long		 id;		/* the {id} in the path */
 
-	/* Who is asking (set by auth_require). */
+	/* Who is asking (set by auth_require), with their row. */
 	long long		 auth_user_id;
 	int			 auth_admin;
+	struct user		*auth_user;
 
 	/* The response. */
 	int			 status;

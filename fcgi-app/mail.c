@@ -8,6 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <auth-client.h>
@@ -509,6 +513,53 @@ mail_auth_interact(auth_client_request_t req, char **result, int fields,
 	return 1;
 }
 
+/*
+ * libesmtp writes a message in small pieces and leaves Nagle's algorithm
+ * on, so the last piece waits for the server's delayed ACK (~40 ms a
+ * message).  It does not expose its socket: once connected, find the TCP
+ * socket whose peer port is SMTP_PORT and turn Nagle off there.
+ */
+static void
+mail_nodelay(void)
+{
+	DIR			*d;
+	struct dirent		*e;
+	struct sockaddr_storage	 peer;
+	socklen_t		 len;
+	int			 fd, one = 1, type;
+	in_port_t		 port = htons((in_port_t)cfg_int(CFG_SMTP_PORT));
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if ((fd = atoi(e->d_name)) <= 2 || fd == dirfd(d))
+			continue;
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+		    type != SOCK_STREAM)
+			continue;
+		len = sizeof(peer);
+		if (getpeername(fd, (struct sockaddr *)&peer, &len) != 0)
+			continue;
+		if ((peer.ss_family == AF_INET &&
+		    ((struct sockaddr_in *)&peer)->sin_port == port) ||
+		    (peer.ss_family == AF_INET6 &&
+		    ((struct sockaddr_in6 *)&peer)->sin6_port == port))
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
+	}
+	closedir(d);
+}
+
+static void
+mail_eventcb(smtp_session_t s, int event, void *arg, ...)
+{
+	(void)s;
+	(void)arg;
+	if (event == SMTP_EV_CONNECT)
+		mail_nodelay();
+}
+
 /* Records a status as the result: 2xx sent, 5xx permanent, else not. */
 static void
 mail_result_of(struct mail_result *res, const smtp_status_t *st)
@@ -566,6 +617,7 @@ mail_send(const char *rcpt, const struct buf *msg, struct mail_result *res)
 	if ((s = smtp_create_session()) == NULL ||
 	    !smtp_set_server(s, hostport) ||
 	    !smtp_set_monitorcb(s, mail_monitorcb, res, 0) ||
+	    !smtp_set_eventcb(s, mail_eventcb, NULL) ||
 	    (how != Starttls_DISABLED && !smtp_starttls_enable(s, how)) ||
 	    (m = smtp_add_message(s)) == NULL ||
 	    !smtp_set_reverse_path(m, from) ||

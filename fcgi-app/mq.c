@@ -41,6 +41,19 @@ const char *const mq_event_queues[] = {
 	NULL
 };
 
+int
+mq_fd(const struct mq *mq)
+{
+	return mq != NULL && !mq->broken ? amqp_get_sockfd(mq->conn) : -1;
+}
+
+int
+mq_buffered(const struct mq *mq)
+{
+	return mq != NULL && !mq->broken &&
+	    (amqp_frames_enqueued(mq->conn) || amqp_data_in_buffer(mq->conn));
+}
+
 /* Turns a timeout in milliseconds into the timeval rabbitmq-c takes. */
 static struct timeval
 mq_tv(int ms)

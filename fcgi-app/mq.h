@@ -73,6 +73,14 @@ struct mq	*mq_open(void);
 void		 mq_close(struct mq *);
 
 /*
+ * The connection's socket, to poll() beside other work; and whether
+ * frames already read sit in the library's buffer (then poll() would not
+ * tell).
+ */
+int		 mq_fd(const struct mq *);
+int		 mq_buffered(const struct mq *);
+
+/*
  * Publishes persistently.  On success stores the delivery tag whose
  * confirm will later arrive through mq_poll_confirms() and returns 0;
  * returns -1 when the connection is broken (close it and reopen later).

@@ -124,32 +124,42 @@ outbox_disconnect(void)
 	outbox_nwait = 0;
 }
 
+/*
+ * Forgets the publishes a confirm covers and, for an ack, deletes their
+ * rows in one transaction.  Rows not deleted (nack, database trouble) are
+ * left for the relay.
+ */
 static void
 outbox_on_confirm(uint64_t tag, int multiple, int ack, void *arg)
 {
 	struct db_param	p[1];
 	size_t		i = 0;
+	int		tx, ok = 1;
 
 	(void)arg;
 	if (outbox_arena == NULL)
 		outbox_arena = arena_new();
+	tx = ack && db_begin() == DB_OK;
 	while (i < outbox_nwait) {
 		struct outbox_inflight *w = &outbox_wait[i];
 
 		if (w->tag == tag || (multiple && w->tag < tag)) {
-			/* A nack leaves the row for the relay to retry. */
-			if (ack) {
+			if (tx && ok) {
 				p[0] = DB_INT(w->id);
-				if (db_exec(outbox_arena, SQL_DELETE, p, 1,
-				    NULL) != DB_OK)
-					log_kv(LOG_WARN, "outbox.delete_failed",
-					    NULL);
+				ok = db_exec(outbox_arena, SQL_DELETE, p, 1,
+				    NULL) == DB_OK;
 			}
 			outbox_wait[i] = outbox_wait[--outbox_nwait];
 			continue;
 		}
 		i++;
 	}
+	if (tx && ok)
+		ok = db_commit() == DB_OK;
+	else if (tx)
+		db_rollback();
+	if (ack && (!tx || !ok))
+		log_kv(LOG_WARN, "outbox.delete_failed", NULL);
 	arena_reset(outbox_arena);
 }
 
@@ -226,17 +236,28 @@ outbox_publish_pending(struct req *r)
 		    "type", p->type, NULL);
 	}
 	/*
-	 * On an idle broker the confirm takes a millisecond or two: collect
-	 * it now rather than leave the row to the relay.  The answer is
-	 * already out, so this only delays this worker's next accept.
+	 * The confirms are not waited for here: a known address would keep
+	 * its worker busy longer than an unknown one, which is both slower
+	 * and a tell.  The accept loop collects them while idle.
 	 */
-	outbox_drain(50);
 }
 
 size_t
 outbox_unconfirmed(void)
 {
 	return outbox_nwait;
+}
+
+int
+outbox_confirm_fd(void)
+{
+	return outbox_nwait > 0 ? mq_fd(outbox_mq) : -1;
+}
+
+int
+outbox_confirm_buffered(void)
+{
+	return outbox_nwait > 0 && mq_buffered(outbox_mq);
 }
 
 void

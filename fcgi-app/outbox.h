@@ -43,6 +43,13 @@ void		outbox_drain(int wait_ms);
 /* How many published events still wait for their confirm. */
 size_t		outbox_unconfirmed(void);
 
+/*
+ * The broker socket to poll() for confirms while idle (-1: nothing to
+ * wait for), and whether confirms are already buffered.
+ */
+int		outbox_confirm_fd(void);
+int		outbox_confirm_buffered(void);
+
 void		outbox_close(void);
 
 /* A random (version 4) UUID in the caller's 37-byte buffer. */

@@ -150,15 +150,23 @@ reset_count_address(struct req *r, const char *email, int *over)
 }
 
 enum db_status
-reset_request(struct req *r, const char *email)
+reset_request(struct req *r, const char *email, long *retry_after)
 {
 	struct db_param		 p[1];
 	struct db_result	 res;
 	enum db_status		 st;
 	int			 over;
 
+	*retry_after = 0;
 	if ((st = db_begin()) != DB_OK)
 		return st;
+	if ((st = throttle_hit(r->arena, THROTTLE_FORGOT_IP,
+	    r->remote_addr != NULL ? r->remote_addr : "unknown", &over,
+	    retry_after)) != DB_OK)
+		goto fail;
+	if (over)
+		return db_commit();	/* the count is kept; nothing else */
+	*retry_after = 0;
 	p[0] = DB_TEXT(email);
 	if ((st = db_exec(r->arena, SQL_USER_BY_EMAIL, p, 1, &res)) != DB_OK)
 		goto fail;

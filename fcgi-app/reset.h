@@ -19,10 +19,13 @@ int		reset_token_well_formed(const char *t);
 
 /*
  * Records a reset for email when it belongs to an account, with an outbox
- * event carrying the link.  Known and unknown addresses do the same kind
- * of database work (the throttle counter is written either way).
+ * event carrying the link, in one transaction with the client's and the
+ * address's throttle counters.  Known and unknown addresses do the same
+ * kind of database work.  Over the client's limit nothing is recorded and
+ * *retry_after (else 0) says when to come back: answer 429.
  */
-enum db_status	reset_request(struct req *, const char *email);
+enum db_status	reset_request(struct req *, const char *email,
+		    long *retry_after);
 
 /* Is token usable now?  Does not consume it. */
 enum db_status	reset_lookup(struct req *, const char *token, int *usable);

@@ -71,23 +71,19 @@ reset_api_request(struct req *r)
 	const char		*email, *msg;
 	enum db_status		 st;
 	long			 retry;
-	int			 over;
 
 	if (http_csrf_refused(r))
 		return 0;
-	if ((st = throttle_hit(r->arena, THROTTLE_FORGOT_IP, reset_ip(r),
-	    &over, &retry)) != DB_OK)
-		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
-	if (over)
-		return http_throttled(r, retry);
 	email = http_field_get(r, "email", 1, &errors);
 	if (email != NULL && (msg = valid_email(email)) != NULL)
 		http_errors_add(&errors, "email", msg);
 	if (errors != NULL)
 		return r->html ? reset_form_again(r, "html/forgot.html",
 		    "email", email, errors) : http_invalid(r, errors);
-	if ((st = reset_request(r, email)) != DB_OK)
+	if ((st = reset_request(r, email, &retry)) != DB_OK)
 		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
+	if (retry > 0)
+		return http_throttled(r, retry);
 	if (r->html)
 		return http_redirect(r, "/password/forgot/sent");
 	o = json_object_new_object();

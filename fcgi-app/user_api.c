@@ -214,6 +214,9 @@ user_api_get(struct req *r)
 
 	if (user_api_authorize(r) != 0)
 		return 0;
+	/* Reading oneself: auth_require has just read the row. */
+	if (r->auth_user != NULL && r->auth_user->id == r->id)
+		return http_json(r, 200, user_json(r->auth_user));
 	if ((st = user_by_id(r->arena, r->id, &u, &found)) != DB_OK)
 		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!found)

@@ -5,6 +5,7 @@
  * the request queued, and free the request's arena.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +105,37 @@ read_body(FCGX_Request *fr, struct req *r)
 	r->body = body;
 	r->body_len = (size_t)len;
 	return 0;
+}
+
+/*
+ * While events wait for their publisher confirms, waits for the next
+ * request (fd 0, the listening socket) and collects confirms as they
+ * come, so neither waits for the other.  Returns when a request is
+ * there, nothing is awaited any more, or we are stopping.  (nginx opens
+ * a connection per request: fastcgi_keep_conn is off.)
+ */
+static void
+wait_for_request(void)
+{
+	struct pollfd	pfd[2];
+	int		fd;
+
+	while (!stopping && (fd = outbox_confirm_fd()) >= 0) {
+		if (outbox_confirm_buffered()) {
+			outbox_drain(0);
+			continue;
+		}
+		pfd[0].fd = 0;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = fd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) < 0)
+			return;
+		if (pfd[1].revents != 0)
+			outbox_drain(0);
+		if (pfd[0].revents != 0)
+			return;
+	}
 }
 
 /* Fills r from the FastCGI environment. */
@@ -278,9 +310,8 @@ main(int argc, char *argv[])
 	arena = arena_new();
 	log_kv(LOG_INFO, "worker.started", NULL);
 	while (!stopping) {
-		/* Confirms that came in since; never wait for them here. */
-		outbox_drain(0);
-		if (FCGX_Accept_r(&fr) < 0)
+		wait_for_request();
+		if (stopping || FCGX_Accept_r(&fr) < 0)
 			break;
 		http_req_init(&r, arena);
 		handle(&fr, &r);

@@ -103,6 +103,16 @@ fx_header_decode(const char *v, struct buf *out)
 			v += 3;		/* fold: CRLF SP */
 			continue;
 		}
+		/*
+		 * An address is never encoded (RFC 2047, section 5): copy
+		 * <...> as it is, if it closes on this line.
+		 */
+		if (v[0] == '<' && (end = strpbrk(v, ">\r")) != NULL &&
+		    *end == '>') {
+			buf_append(out, v, (size_t)(end - v + 1));
+			v = end + 1;
+			continue;
+		}
 		if (strncmp(v, "=?UTF-8?B?", 10) == 0) {
 			q = v + 10;
 			if ((end = strstr(q, "?=")) == NULL)
