@@ -243,6 +243,50 @@ auth_login_throttled(struct arena *a, const char *account, const char *ip,
 	return DB_OK;
 }
 
+/*
+ * Checks password against u (NULL: no such account, checked against the
+ * decoy) with failures counted against account and ip; past either limit
+ * nothing is checked.  *v gets the verdict when *result is AUTH_LOGIN_OK.
+ */
+static enum db_status
+auth_verify_counted(struct arena *a, const struct user *u,
+    const char *account, const char *password, const char *ip,
+    enum auth_login_result *result, long *retry_after, enum auth_verdict *v)
+{
+	enum db_status	st;
+	int		reached, over;
+	long		retry;
+
+	*result = AUTH_LOGIN_FAILED;
+	*retry_after = 0;
+	if (ip == NULL)
+		ip = "unknown";
+	if ((st = auth_login_throttled(a, account, ip, &reached, retry_after))
+	    != DB_OK)
+		return st;
+	if (reached) {
+		log_kv(LOG_INFO, "auth.login_throttled", NULL);
+		*result = AUTH_LOGIN_THROTTLED;
+		return DB_OK;
+	}
+	if (u == NULL) {
+		auth_verify_decoy(password);
+		*v = AUTH_MISMATCH;
+	} else
+		*v = auth_verify_password(u->password, password);
+	if (*v == AUTH_MISMATCH) {
+		log_kv(LOG_INFO, "auth.login_failed", NULL);
+		if ((st = throttle_hit(a, THROTTLE_LOGIN_ACCOUNT, account, &over,
+		    &retry)) != DB_OK ||
+		    (st = throttle_hit(a, THROTTLE_LOGIN_IP, ip, &over,
+		    &retry)) != DB_OK)
+			return st;
+		return DB_OK;
+	}
+	*result = AUTH_LOGIN_OK;
+	return DB_OK;
+}
+
 enum db_status
 auth_login(struct arena *a, const char *login, const char *password,
     const char *ip, struct user *u, enum auth_login_result *result,
@@ -252,13 +296,10 @@ auth_login(struct arena *a, const char *login, const char *password,
 	enum db_status		 st;
 	char			*hash;
 	const char		*account;
-	int			 found, reached, over;
-	long			 retry;
+	int			 found;
 
 	*result = AUTH_LOGIN_FAILED;
 	*retry_after = 0;
-	if (ip == NULL)
-		ip = "unknown";
 	if ((st = user_by_login(a, login, u, &found)) != DB_OK)
 		return st;
 	/*
@@ -267,33 +308,25 @@ auth_login(struct arena *a, const char *login, const char *password,
 	 * name) to one account, and each must not get a fresh allowance.
 	 */
 	account = found ? arena_printf(a, "id:%lld", u->id) : login;
-	if ((st = auth_login_throttled(a, account, ip, &reached, retry_after))
-	    != DB_OK)
+	if ((st = auth_verify_counted(a, found ? u : NULL, account, password,
+	    ip, result, retry_after, &v)) != DB_OK ||
+	    *result != AUTH_LOGIN_OK)
 		return st;
-	if (reached) {
-		log_kv(LOG_INFO, "auth.login_throttled", NULL);
-		*result = AUTH_LOGIN_THROTTLED;
-		return DB_OK;
-	}
-	if (!found) {
-		auth_verify_decoy(password);
-		v = AUTH_MISMATCH;
-	} else
-		v = auth_verify_password(u->password, password);
-	if (v == AUTH_MISMATCH) {
-		log_kv(LOG_INFO, "auth.login_failed", NULL);
-		if ((st = throttle_hit(a, THROTTLE_LOGIN_ACCOUNT, account, &over,
-		    &retry)) != DB_OK ||
-		    (st = throttle_hit(a, THROTTLE_LOGIN_IP, ip, &over,
-		    &retry)) != DB_OK)
-			return st;
-		return DB_OK;
-	}
 	if (v == AUTH_MATCH_REHASH &&
 	    (hash = auth_hash_password(a, password)) != NULL &&
 	    user_rehash(a, u->id, u->password, hash) == DB_OK)
 		log_kv(LOG_INFO, "auth.rehashed", "user_id",
 		    arena_printf(a, "%lld", u->id), NULL);
-	*result = AUTH_LOGIN_OK;
 	return DB_OK;
+}
+
+enum db_status
+auth_check_current(struct arena *a, const struct user *u,
+    const char *password, const char *ip, enum auth_login_result *result,
+    long *retry_after)
+{
+	enum auth_verdict	v;
+
+	return auth_verify_counted(a, u, arena_printf(a, "id:%lld", u->id),
+	    password != NULL ? password : "", ip, result, retry_after, &v);
 }

@@ -64,6 +64,15 @@ enum db_status	 auth_login(struct arena *, const char *login,
 		    const char *password, const char *ip, struct user *u,
 		    enum auth_login_result *result, long *retry_after);
 
+/*
+ * Checks the current password of signed-in user u before a change of
+ * password or email, with failures counted like failed logins (so a
+ * stolen session cannot guess it without limit).
+ */
+enum db_status	 auth_check_current(struct arena *, const struct user *u,
+		    const char *password, const char *ip,
+		    enum auth_login_result *result, long *retry_after);
+
 /* RFC 3339 UTC time of a Unix timestamp, in the arena (auth_api.c). */
 char		*auth_api_time(struct arena *, long long);
 

@@ -302,6 +302,7 @@ db_exec(struct arena *a, const char *sql, const struct db_param *params,
 	enum db_status	st;
 	unsigned int	err;
 	int		was_connected = db_conn != NULL;
+	time_t		started = time(NULL);
 
 	st = db_exec_once(a, sql, params, n, res, &err);
 	if (st == DB_ERR_UNAVAILABLE && db_is_gone(err)) {
@@ -310,10 +311,12 @@ db_exec(struct arena *a, const char *sql, const struct db_param *params,
 		db_disconnect();
 		/*
 		 * A restarted server drops our connection; the first
-		 * statement after it fails.  Outside a transaction nothing
-		 * was half-done, so one retry on a fresh connection is safe.
+		 * statement after it fails at once.  Outside a transaction
+		 * nothing was half-done, so one retry on a fresh connection
+		 * is safe.  A failure that took seconds was a read timeout:
+		 * the server may have run the statement, so no retry.
 		 */
-		if (!in_tx && was_connected)
+		if (!in_tx && was_connected && time(NULL) - started < 2)
 			st = db_exec_once(a, sql, params, n, res, &err);
 		if (st == DB_ERR_UNAVAILABLE)
 			db_disconnect();

@@ -19,6 +19,10 @@ int	user_api_delete(struct req *);
 struct json_object;
 enum db_status user_api_register(struct req *, struct json_object **,
 	    long long *);
+/* Applies a user's changes with what they imply (user_api.c). */
+struct user_changes;
+enum db_status user_api_apply(struct req *, long long,
+	    const struct user_changes *, int *);
 
 /* pages.c: login, register, account and logout for browsers. */
 int	page_login_form(struct req *);

@@ -237,7 +237,7 @@ page_account_update(struct req *r)
 	if (errors != NULL)
 		return page_account_again(r, ctx, errors, 1);
 	json_object_put(ctx);
-	if (user_update(r->arena, u.id, &c, &found) != DB_OK)
+	if (user_api_apply(r, u.id, &c, &found) != DB_OK)
 		return http_db_fault(r, 1);
 	return http_redirect(r, "/user/account?notice=profile_saved");
 }
@@ -255,6 +255,8 @@ page_account_password(struct req *r)
 	const char		*current, *password, *msg;
 	char			*token;
 	long long		 exp;
+	long			 retry;
+	enum auth_login_result	 result;
 	int			 found;
 
 	if (page_csrf_refused(r) || page_account_ctx(r, &ctx, &u) != 0)
@@ -263,17 +265,27 @@ page_account_password(struct req *r)
 	password = http_field_get(r, "password", 1, &errors);
 	if (password != NULL && (msg = valid_password(password)) != NULL)
 		http_errors_add(&errors, "password", msg);
-	if (errors == NULL &&
-	    auth_verify_password(u.password, current) == AUTH_MISMATCH)
-		http_errors_add(&errors, "current_password",
-		    VALID_CURRENT_PASSWORD);
+	if (errors == NULL) {
+		if (auth_check_current(r->arena, &u, current, r->remote_addr,
+		    &result, &retry) != DB_OK) {
+			json_object_put(ctx);
+			return http_db_fault(r, 1);
+		}
+		if (result == AUTH_LOGIN_THROTTLED) {
+			json_object_put(ctx);
+			return http_throttled(r, retry);
+		}
+		if (result != AUTH_LOGIN_OK)
+			http_errors_add(&errors, "current_password",
+			    VALID_CURRENT_PASSWORD);
+	}
 	if (errors != NULL)
 		return page_account_again(r, ctx, errors, 0);
 	json_object_put(ctx);
 	memset(&c, 0, sizeof(c));
 	if ((c.password = auth_hash_password(r->arena, password)) == NULL)
 		return http_error(r, 500, NULL);
-	if (user_update(r->arena, u.id, &c, &found) != DB_OK)
+	if (user_api_apply(r, u.id, &c, &found) != DB_OK)
 		return http_db_fault(r, 1);
 	if ((token = auth_jwt_issue(r->arena, u.id, u.password_version + 1,
 	    &exp)) != NULL)
@@ -294,6 +306,24 @@ page_logout(struct req *r)
 }
 
 /*
+ * Is next a path on this site?  Browsers drop tabs and newlines anywhere
+ * in a URL and read '\\' as '/', so "/\t/evil.example" would leave the
+ * site: any blank, control byte or backslash is refused outright.
+ */
+static int
+page_local_path(const char *next)
+{
+	const unsigned char	*p;
+
+	if (next == NULL || next[0] != '/' || next[1] == '/')
+		return 0;
+	for (p = (const unsigned char *)next; *p != '\0'; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '\\')
+			return 0;
+	return 1;
+}
+
+/*
  * GET /user/locale?lang=zh-CN&next=/password/forgot: remembers the
  * language in a cookie and goes back.  next must be a path on this site.
  */
@@ -310,8 +340,7 @@ page_locale(struct req *r)
 			break;
 	if (lang == NULL || *loc == NULL)
 		return http_error(r, 400, NULL);
-	if (next == NULL || next[0] != '/' || next[1] == '/' ||
-	    next[1] == '\\' || strpbrk(next, "\r\n") != NULL)
+	if (!page_local_path(next))
 		next = "/user/login";
 	http_header(r, "Set-Cookie", arena_printf(r->arena,
 	    "lang=%s; Path=/; Max-Age=31536000; SameSite=Lax%s", *loc,

@@ -32,9 +32,13 @@ static const char SQL_CONSUME[] =
     "UPDATE password_resets SET verify = 1, used_at = NOW(3), "
     "updated_at = NOW(3) "
     "WHERE token = ? AND verify = 0 AND expires_at > NOW(3)";
+/* The address the link was sent to must still be the account's. */
 static const char SQL_CONSUMED_USER[] =
-    "SELECT r.user_id, u.name, u.email FROM password_resets r "
-    "JOIN users u ON u.id = r.user_id WHERE r.token = ?";
+    "SELECT r.user_id FROM password_resets r "
+    "JOIN users u ON u.id = r.user_id AND u.email = r.email "
+    "WHERE r.token = ?";
+static const char SQL_USER_NAME_EMAIL[] =
+    "SELECT name, email FROM users WHERE id = ?";
 static const char SQL_SET_PASSWORD[] =
     "UPDATE users SET password = ?, password_version = password_version + 1, "
     "updated_at = NOW(3) WHERE id = ?";
@@ -213,12 +217,45 @@ reset_lookup(struct req *r, const char *token, int *usable)
 	return DB_OK;
 }
 
+/*
+ * Revokes every outstanding token of uid and, when the password changed,
+ * queues the "password changed" email.  Inside the caller's transaction.
+ */
+enum db_status
+reset_after_change(struct req *r, long long uid, int password_changed)
+{
+	struct db_param		 p[1];
+	struct db_result	 who;
+	struct json_object	*ev;
+	enum db_status		 st;
+
+	p[0] = DB_INT(uid);
+	if ((st = db_exec(r->arena, SQL_REVOKE_OTHERS, p, 1, NULL)) != DB_OK)
+		return st;
+	if (!password_changed)
+		return DB_OK;
+	if ((st = db_exec(r->arena, SQL_USER_NAME_EMAIL, p, 1, &who)) != DB_OK)
+		return st;
+	if (who.nrows != 1)
+		return DB_OK;
+	ev = json_object_new_object();
+	json_object_object_add(ev, "user_id", json_object_new_int64(uid));
+	json_object_object_add(ev, "email",
+	    json_object_new_string(db_cell(&who, 0, 1)));
+	json_object_object_add(ev, "name",
+	    json_object_new_string(db_cell(&who, 0, 0)));
+	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
+	/* Where to go if the change was not the owner's doing. */
+	json_object_object_add(ev, "forgot_url", json_object_new_string(
+	    reset_public_url(r->arena, "/password/forgot", NULL)));
+	return outbox_add(r, "password.changed", db_cell(&who, 0, 1), ev);
+}
+
 enum db_status
 reset_consume(struct req *r, const char *token, const char *hash, int *done)
 {
 	struct db_param		 p[2];
 	struct db_result	 res, who;
-	struct json_object	*ev;
 	enum db_status		 st;
 	const char		*digest;
 	long long		 uid;
@@ -240,7 +277,7 @@ reset_consume(struct req *r, const char *token, const char *hash, int *done)
 	if ((st = db_exec(r->arena, SQL_CONSUMED_USER, p, 1, &who)) != DB_OK)
 		goto fail;
 	if (who.nrows != 1 || db_cell(&who, 0, 0) == NULL) {
-		/* The account was deleted after the link was sent. */
+		/* The account was deleted, or its address changed. */
 		db_rollback();
 		return DB_OK;
 	}
@@ -249,21 +286,7 @@ reset_consume(struct req *r, const char *token, const char *hash, int *done)
 	p[1] = DB_INT(uid);
 	if ((st = db_exec(r->arena, SQL_SET_PASSWORD, p, 2, NULL)) != DB_OK)
 		goto fail;
-	p[0] = DB_INT(uid);
-	if ((st = db_exec(r->arena, SQL_REVOKE_OTHERS, p, 1, NULL)) != DB_OK)
-		goto fail;
-	ev = json_object_new_object();
-	json_object_object_add(ev, "user_id", json_object_new_int64(uid));
-	json_object_object_add(ev, "email",
-	    json_object_new_string(db_cell(&who, 0, 2)));
-	json_object_object_add(ev, "name",
-	    json_object_new_string(db_cell(&who, 0, 1)));
-	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
-	/* Where to go if the change was not the owner's doing. */
-	json_object_object_add(ev, "forgot_url", json_object_new_string(
-	    reset_public_url(r->arena, "/password/forgot", NULL)));
-	if ((st = outbox_add(r, "password.changed", db_cell(&who, 0, 2), ev))
-	    != DB_OK)
+	if ((st = reset_after_change(r, uid, 1)) != DB_OK)
 		goto fail;
 	if ((st = db_commit()) != DB_OK)
 		goto fail;

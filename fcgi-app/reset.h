@@ -39,4 +39,12 @@ enum db_status	reset_lookup(struct req *, const char *token, int *usable);
 enum db_status	reset_consume(struct req *, const char *token,
 		    const char *hash, int *done);
 
+/*
+ * After a password or email change, inside the caller's transaction:
+ * revokes every outstanding token of the user and, for a password
+ * change, queues the "password changed" email.
+ */
+enum db_status	reset_after_change(struct req *, long long user_id,
+		    int password_changed);
+
 #endif

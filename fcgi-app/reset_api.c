@@ -150,15 +150,25 @@ reset_api_consume(struct req *r)
 		    VALID_MISMATCH);
 	if (errors != NULL && !r->html)
 		return http_invalid(r, errors);
-	/* Guessing tokens from one address stops here. */
+	/*
+	 * Guessing tokens from one address stops here.  (A form's field
+	 * errors are shown only for a live token; every other exit below
+	 * releases them.)
+	 */
 	if ((st = throttle_reached(r->arena, THROTTLE_TOKEN_IP, reset_ip(r),
-	    &over, &retry)) != DB_OK)
+	    &over, &retry)) != DB_OK) {
+		json_object_put(errors);
 		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
-	if (over)
+	}
+	if (over) {
+		json_object_put(errors);
 		return http_throttled(r, retry);
+	}
 	/* Cheap check first: no argon2 work for a dead token. */
-	if ((st = reset_lookup(r, token, &usable)) != DB_OK)
+	if ((st = reset_lookup(r, token, &usable)) != DB_OK) {
+		json_object_put(errors);
 		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
+	}
 	if (!usable)
 		goto invalid;
 	if (errors != NULL)
@@ -190,8 +200,10 @@ invalid:
 	if (throttle_hit(r->arena, THROTTLE_TOKEN_IP, reset_ip(r), &over,
 	    &retry) != DB_OK)
 		log_kv(LOG_WARN, "throttle.write_failed", NULL);
-	if (r->html)
+	if (r->html) {
+		json_object_put(errors);
 		return reset_invalid_page(r);
+	}
 	http_errors_add(&errors, "token", "is unknown, used or expired");
 	return http_problem(r, 400, "Invalid token",
 	    "The reset token is unknown, used or expired.", errors);

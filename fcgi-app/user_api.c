@@ -13,6 +13,7 @@
 #include "handlers.h"
 #include "http.h"
 #include "log.h"
+#include "reset.h"
 #include "user.h"
 #include "valid.h"
 
@@ -225,9 +226,38 @@ user_api_get(struct req *r)
 }
 
 /*
+ * Applies changes to user id in one transaction with what they imply: a
+ * new password or address revokes every outstanding reset link, and a
+ * new password queues the "password changed" email.  Shared with the
+ * account page.
+ */
+enum db_status
+user_api_apply(struct req *r, long long id, const struct user_changes *c,
+    int *found)
+{
+	enum db_status	st;
+
+	if ((st = db_begin()) != DB_OK)
+		return st;
+	st = user_update(r->arena, id, c, found);
+	if (st == DB_OK && *found && (c->password != NULL || c->email != NULL))
+		st = reset_after_change(r, id, c->password != NULL);
+	if (st == DB_OK && *found)
+		st = db_commit();
+	else
+		db_rollback();
+	/* Nothing was written: nothing may be announced. */
+	if (st != DB_OK)
+		r->pending = NULL;
+	return st;
+}
+
+/*
  * PUT and PATCH both change only the fields given (the seed's Update).
- * A password change needs the current password unless an admin makes it,
- * and bumps the password version, which revokes every earlier token.
+ * Changing the password or the address needs the current password unless
+ * an admin does it (a stolen token must not be enough to take the
+ * account); a new password bumps the password version, which revokes
+ * every earlier token.
  */
 int
 user_api_update(struct req *r)
@@ -236,6 +266,8 @@ user_api_update(struct req *r)
 	struct user_changes	 c;
 	struct user		 u;
 	const char		*password, *current;
+	enum auth_login_result	 result;
+	long			 retry;
 	int			 found;
 	enum db_status		 st;
 
@@ -265,18 +297,23 @@ user_api_update(struct req *r)
 		return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
 	if (!found)
 		return http_error(r, 404, "No such user.");
-	if (password != NULL) {
-		if (!r->auth_admin && (current == NULL ||
-		    auth_verify_password(u.password, current) == AUTH_MISMATCH)) {
+	if ((password != NULL || c.email != NULL) && !r->auth_admin) {
+		if ((st = auth_check_current(r->arena, &u, current,
+		    r->remote_addr, &result, &retry)) != DB_OK)
+			return http_db_fault(r, st == DB_ERR_UNAVAILABLE);
+		if (result == AUTH_LOGIN_THROTTLED)
+			return http_throttled(r, retry);
+		if (result != AUTH_LOGIN_OK) {
 			http_errors_add(&errors, "current_password",
+			    current == NULL ? VALID_REQUIRED :
 			    VALID_CURRENT_PASSWORD);
 			return http_invalid(r, errors);
 		}
-		if ((c.password = auth_hash_password(r->arena, password))
-		    == NULL)
-			return http_error(r, 500, "Could not store the password.");
 	}
-	st = user_update(r->arena, r->id, &c, &found);
+	if (password != NULL &&
+	    (c.password = auth_hash_password(r->arena, password)) == NULL)
+		return http_error(r, 500, "Could not store the password.");
+	st = user_api_apply(r, r->id, &c, &found);
 	if (st == DB_ERR_DUPLICATE)
 		return user_api_conflict(r);
 	if (st != DB_OK)

@@ -705,7 +705,7 @@ def test_update_name_email_and_clear_avatar(api):
     new_name = uniq("ren")
     new_mail = new_name + "@example.test"
     r = api.s.patch("/user/%d" % me["id"], json={"name": new_name, "email": new_mail,
-                                                 "avatar": ""},
+                                                 "avatar": "", "current_password": PASSWORD},
                     headers=bearer(me["token"]))
     assert r.status_code == 200, r.text
     assert (r.json()["name"], r.json()["email"], r.json()["avatar"]) == (new_name, new_mail, "")
@@ -735,7 +735,8 @@ def test_update_non_string_field_must_be_a_string(api):
 def test_update_to_a_taken_name_or_email_is_409(api, db):
     me, other = api.register(), api.register()
     h = bearer(me["token"])
-    body = assert_problem(api.s.patch("/user/%d" % me["id"], json={"email": other["email"]},
+    body = assert_problem(api.s.patch("/user/%d" % me["id"], json={"email": other["email"],
+                                                                   "current_password": PASSWORD},
                                       headers=h), 409)
     assert set(body["errors"]) == {"email"}
     body = assert_problem(api.s.patch("/user/%d" % me["id"], json={"name": other["name"]},
@@ -1059,3 +1060,85 @@ def test_seed_row_without_a_password_never_logs_in(api, db):
     for pw in ("", "anything-at-all", PASSWORD):
         assert api.login(mail, pw).status_code in (401, 422)
     assert db.scalar("SELECT password FROM users WHERE id = %d" % uid) == ""
+
+
+# --- Changing the address or the password, and what it revokes -------------
+
+def _plant_reset_token(db, user):
+    """An outstanding reset token for user, stored as the service stores one
+    (only its SHA-256); returns the raw token."""
+    raw = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    db.execute("INSERT INTO password_resets (created_at, updated_at, token, email, verify, "
+               "user_id, expires_at) VALUES (NOW(3), NOW(3), '%s', '%s', 0, %d, "
+               "NOW(3) + INTERVAL 1 HOUR)" % (digest, user["email"], int(user["id"])))
+    return raw
+
+
+def _reset_with(api, token):
+    return api.s.post("/password/reset", json={"token": token, "password": "taken-over-123"})
+
+
+def test_email_change_needs_the_current_password(api, db):
+    me = api.register()
+    new_mail = uniq("mv") + "@example.test"
+    h = bearer(me["token"])
+    body = assert_problem(api.s.patch("/user/%d" % me["id"], json={"email": new_mail},
+                                      headers=h), 422)
+    assert set(body["errors"]) == {"current_password"}
+    body = assert_problem(api.s.patch("/user/%d" % me["id"],
+                                      json={"email": new_mail, "current_password": "wrong-pass-1"},
+                                      headers=h), 422)
+    assert set(body["errors"]) == {"current_password"}
+    assert db.scalar("SELECT email FROM users WHERE id = %d" % me["id"]) == me["email"]
+    r = api.s.patch("/user/%d" % me["id"], json={"email": new_mail, "current_password": PASSWORD},
+                    headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["email"] == new_mail
+
+
+def test_password_change_revokes_outstanding_reset_links(api, db):
+    me = api.register()
+    token = _plant_reset_token(db, me)
+    r = api.s.patch("/user/%d" % me["id"], json={"password": "brand-new-pass-1",
+                                                 "current_password": PASSWORD},
+                    headers=bearer(me["token"]))
+    assert r.status_code == 200, r.text
+    body = assert_problem(_reset_with(api, token), 400)
+    assert set(body["errors"]) == {"token"}
+    assert api.login(me["email"], "brand-new-pass-1").status_code == 200
+
+
+def test_email_change_revokes_outstanding_reset_links(api, db):
+    me = api.register()
+    token = _plant_reset_token(db, me)
+    r = api.s.patch("/user/%d" % me["id"], json={"email": uniq("mv") + "@example.test",
+                                                 "current_password": PASSWORD},
+                    headers=bearer(me["token"]))
+    assert r.status_code == 200, r.text
+    assert_problem(_reset_with(api, token), 400)
+    assert api.login(r.json()["email"], PASSWORD).status_code == 200
+
+
+def test_reset_link_sent_to_an_old_address_is_dead(api, db):
+    """Even a token the revocation missed (written with the old address)
+    cannot be used once the account's address changed."""
+    me = api.register()
+    token = _plant_reset_token(db, me)
+    db.execute("UPDATE users SET email = '%s' WHERE id = %d" % (uniq("mv") + "@example.test",
+                                                              int(me["id"])))
+    assert_problem(_reset_with(api, token), 400)
+
+
+def test_wrong_current_passwords_are_throttled_like_logins(api, stack):
+    me = api.register()
+    lim = int(stack.get("THROTTLE_LOGIN_ACCOUNT", "10"))
+    h = bearer(me["token"])
+    for i in range(lim):
+        r = api.s.patch("/user/%d" % me["id"], json={"password": "brand-new-pass-1",
+                                                     "current_password": "wrong-%03d-x" % i},
+                        headers=h)
+        assert r.status_code == 422, r.text
+    r = api.s.patch("/user/%d" % me["id"], json={"password": "brand-new-pass-1",
+                                                 "current_password": PASSWORD}, headers=h)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
