@@ -178,7 +178,9 @@ wait_until() {
 rabbit_prefix() {
     RMQ_PREFIX=()
     ((IS_ROOT)) && RMQ_PREFIX=(setpriv --reuid="$RMQ_USER" --regid="$RMQ_USER" --init-groups)
-    RMQ_PREFIX+=(env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+    # --chdir=/: the checkout may sit in a folder the rabbitmq user cannot
+    # enter (a mktemp -d is 0700), and Erlang reads its working directory.
+    RMQ_PREFIX+=(env -i --chdir=/ PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
         HOME="$RMQ_DIR"
         RABBITMQ_NODENAME="$RMQ_NODE"
         RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/rabbitmq-env.conf"
@@ -468,9 +470,14 @@ fcgi_answers() {
 start_nginx() {
     local dir=$VAR_DIR/nginx user_line=
     ((IS_ROOT)) && user_line="user $WEB_USER;"
+    # nginx's workers may not be able to enter the checkout (a mktemp -d
+    # is 0700): they serve a copy of the CSS, made at each start.
+    rm -rf "$dir/static"
+    cp -R "$ROOT/templates/static" "$dir/static"
+    chmod -R a+rX "$dir/static"
     # shellcheck disable=SC2016  # envsubst wants the literal ${NAME} list
     MU_LISTEN=127.0.0.1:$HTTP_PORT MU_FCGI_PASS=unix:$FCGI_SOCK \
-        MU_STATIC_ROOT=$ROOT/templates/static \
+        MU_STATIC_ROOT=$dir/static \
         envsubst '${MU_LISTEN} ${MU_FCGI_PASS} ${MU_STATIC_ROOT}' \
         < "$ROOT/nginx/micro-user.conf" > "$dir/micro-user.conf"
     # shellcheck disable=SC2016
