@@ -477,8 +477,8 @@ start_nginx() {
     chmod -R a+rX "$dir/static"
     # shellcheck disable=SC2016  # envsubst wants the literal ${NAME} list
     MU_LISTEN=127.0.0.1:$HTTP_PORT MU_FCGI_PASS=unix:$FCGI_SOCK \
-        MU_STATIC_ROOT=$dir/static \
-        envsubst '${MU_LISTEN} ${MU_FCGI_PASS} ${MU_STATIC_ROOT}' \
+        MU_STATIC_ROOT=$dir/static MU_ACCESS_LOG=$LOG/nginx-access.log \
+        envsubst '${MU_LISTEN} ${MU_FCGI_PASS} ${MU_STATIC_ROOT} ${MU_ACCESS_LOG}' \
         < "$ROOT/nginx/micro-user.conf" > "$dir/micro-user.conf"
     # shellcheck disable=SC2016
     MU_VAR_DIR=$VAR_DIR MU_USER=$user_line envsubst '${MU_VAR_DIR} ${MU_USER}' \

@@ -443,7 +443,7 @@ STATIC = str(ROOT / "templates" / "static")
 def test_nginx_site_renders_and_passes_nginx_t(tmp_path):
     site = render("nginx/micro-user.conf", {
         "MU_LISTEN": "127.0.0.1:18999", "MU_FCGI_PASS": "unix:/tmp/none.sock",
-        "MU_STATIC_ROOT": STATIC})
+        "MU_STATIC_ROOT": STATIC, "MU_ACCESS_LOG": str(tmp_path / "access.log")})
     nginx_test(tmp_path, site)
 
 
@@ -454,7 +454,8 @@ def test_nginx_tls_example_renders_and_passes_nginx_t(tmp_path):
                     "-out", str(cert)], check=True, capture_output=True, timeout=60)
     site = render("nginx/micro-user-tls.conf.example", {
         "MU_SERVER_NAME": "localhost", "MU_TLS_CERT": str(cert), "MU_TLS_KEY": str(key),
-        "MU_FCGI_PASS": "unix:/tmp/none.sock", "MU_STATIC_ROOT": STATIC})
+        "MU_FCGI_PASS": "unix:/tmp/none.sock", "MU_STATIC_ROOT": STATIC,
+        "MU_ACCESS_LOG": str(tmp_path / "access.log")})
     nginx_test(tmp_path, site)
 
 

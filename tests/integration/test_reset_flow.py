@@ -304,6 +304,10 @@ def test_browser_flow_end_to_end(stack, http, mailbox, db):
     log = Path(stack["VAR_DIR"], "log", "user-fcgi.log").read_text(errors="replace")
     assert token not in log
     assert sha256_hex(token) not in log
+    # nginx saw GET /password/reset?token=...: its log keeps the path only.
+    access = Path(stack["VAR_DIR"], "log", "nginx-access.log").read_text(errors="replace")
+    assert "GET /password/reset " in access
+    assert token not in access
 
     # Both events were confirmed and deleted from the outbox.
     _wait(lambda: outbox_count(db, user["email"]) == 0, 10, what="an empty outbox")
