@@ -173,7 +173,7 @@ wait_until() {
 # The command prefix that runs something as the RabbitMQ user with only the
 # RabbitMQ environment (private HOME, so server and CLI share one cookie).
 # The CLI's own distribution ports default to 35672-35682 for every node,
-# which would collide with the test stack's node (35673): give each stack's
+# which would collide with the test stack's node (15773, CLI 15873-15883): give each stack's
 # CLI a range next to its own node instead.
 rabbit_prefix() {
     RMQ_PREFIX=()

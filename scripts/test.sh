@@ -10,7 +10,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 
 # Test ports and cheap settings (README "The local stack", make test column).
-export HTTP_PORT=18080 DB_PORT=13307 AMQP_PORT=15673 AMQP_DIST_PORT=35673 SMTP_PORT=12525
+export HTTP_PORT=18080 DB_PORT=13307 AMQP_PORT=15673 AMQP_DIST_PORT=15773 SMTP_PORT=12525
 export FCGI_WORKERS=${FCGI_WORKERS:-2}
 export ARGON2_OPSLIMIT=1 ARGON2_MEMLIMIT=8192 OUTBOX_RELAY_AGE=3 MAILER_RETRY_BASE=1
 # Limits the suites can live with; the throttle tests read them from

@@ -3,7 +3,7 @@
 with the memory of each user-fcgi worker measured after a warm-up and
 at the end.
 
-Starts scripts/stack.sh on its own ports (SOAK_HTTP_PORT 39380 and the
+Starts scripts/stack.sh on its own ports (SOAK_HTTP_PORT 19380 and the
 other SOAK_*_PORT) with the release build, then SOAK_THREADS (4) clients
 each play users for SOAK_SECONDS (180) in all: register, log in, read,
 update, ask for a reset and use the emailed token, log in with the new
@@ -40,11 +40,11 @@ def env_num(name, default, kind=int):
 
 def ports():
     e = os.environ.get
-    return {"HTTP_PORT": e("SOAK_HTTP_PORT", "39380"),
-            "DB_PORT": e("SOAK_DB_PORT", "33407"),
-            "AMQP_PORT": e("SOAK_AMQP_PORT", "36773"),
-            "AMQP_DIST_PORT": e("SOAK_AMQP_DIST_PORT", "46773"),
-            "SMTP_PORT": e("SOAK_SMTP_PORT", "32625")}
+    return {"HTTP_PORT": e("SOAK_HTTP_PORT", "19380"),
+            "DB_PORT": e("SOAK_DB_PORT", "13407"),
+            "AMQP_PORT": e("SOAK_AMQP_PORT", "16673"),
+            "AMQP_DIST_PORT": e("SOAK_AMQP_DIST_PORT", "16773"),
+            "SMTP_PORT": e("SOAK_SMTP_PORT", "12625")}
 
 
 class Tally:

@@ -16,7 +16,7 @@ and exits, and valgrind writes its report), then reads the reports:
   - a report without a leak summary (the process was killed) fails it;
   - so does any request answered 5xx or not at all.
 
-Prints each report's summary. Settings: VALGRIND_HTTP_PORT (39480) and
+Prints each report's summary. Settings: VALGRIND_HTTP_PORT (19480) and
 the other VALGRIND_*_PORT, VALGRIND_MAILER=0 (leave the mailer alone),
 KEEP_VAR=1. Logs end up in build/valgrind-logs/.
 """
@@ -45,11 +45,11 @@ FRAME_RE = re.compile(r"(?:at|by) 0x[0-9A-Fa-f]+: (.*) \((?:in )?([^():]+?)(?::(
 
 def ports():
     e = os.environ.get
-    return {"HTTP_PORT": e("VALGRIND_HTTP_PORT", "39480"),
-            "DB_PORT": e("VALGRIND_DB_PORT", "33507"),
-            "AMQP_PORT": e("VALGRIND_AMQP_PORT", "36873"),
-            "AMQP_DIST_PORT": e("VALGRIND_AMQP_DIST_PORT", "46873"),
-            "SMTP_PORT": e("VALGRIND_SMTP_PORT", "32725")}
+    return {"HTTP_PORT": e("VALGRIND_HTTP_PORT", "19480"),
+            "DB_PORT": e("VALGRIND_DB_PORT", "13507"),
+            "AMQP_PORT": e("VALGRIND_AMQP_PORT", "17773"),
+            "AMQP_DIST_PORT": e("VALGRIND_AMQP_DIST_PORT", "17873"),
+            "SMTP_PORT": e("VALGRIND_SMTP_PORT", "12725")}
 
 
 def blocks(text):
