@@ -12,7 +12,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
 CORE    := arena buf cfg log db tmpl mq
 # The FastCGI application, less its main.
 APP     := http route valid auth auth_api user user_api reset reset_api outbox admin pages throttle
-MAILER  := mail mailer_consume mailer_relay mailer_cleanup
+MAILER  := mail mail_smtp mailer_consume mailer_relay mailer_cleanup
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	      -fno-sanitize-recover=undefined -Werror

@@ -73,11 +73,23 @@ void	mail_base64_encode(struct buf *, const void *p, size_t len);
 int	mail_build(const struct mail *, struct buf *out, char *err,
 	    size_t errlen);
 
+/* One message of a batch: a built message, its recipient, its outcome. */
+struct mail_item {
+	const char		*rcpt;
+	const struct buf	*msg;
+	struct mail_result	 res;		/* filled by the send */
+};
+
 /*
- * Sends a built message from the address of MAIL_FROM to rcpt through
- * SMTP_HOST:SMTP_PORT, with STARTTLS and AUTH as configured.  Always
- * fills res.  Returns res->status.
+ * Sends n built messages from the address of MAIL_FROM through
+ * SMTP_HOST:SMTP_PORT, with STARTTLS and AUTH as configured, in one
+ * session (one connection, EHLO and AUTH once), each with its own
+ * envelope.  Always fills every item's res: a message the server took
+ * is MAIL_SENT even when the session broke later.
  */
+void	mail_send_batch(struct mail_item *items, size_t n);
+
+/* mail_send_batch() of one message.  Returns res->status. */
 enum mail_status mail_send(const char *rcpt, const struct buf *msg,
 	    struct mail_result *res);
 

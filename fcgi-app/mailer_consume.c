@@ -1,10 +1,11 @@
 /*
- * One event delivery, end to end.  Delivery is at least once, so the
- * mail_sent table (by event id) turns redeliveries and relay republishes
- * into no-ops; the original delivery is acked only when its outcome is
- * durable somewhere else (the server took the mail, or the broker
- * confirmed the retry or dead letter), so a crash at any point means the
- * broker delivers it again.
+ * Event deliveries, end to end, a batch at a time: the deliveries the
+ * broker has waiting go out over one SMTP session.  Delivery is at least
+ * once, so the mail_sent table (by event id) turns redeliveries and relay
+ * republishes into no-ops; the original delivery is acked only when its
+ * outcome is durable somewhere else (the server took the mail, or the
+ * broker confirmed the retry or dead letter), so a crash at any point
+ * means the broker delivers it again.
  */
 #include <stdio.h>
 #include <string.h>
@@ -370,81 +371,184 @@ out:
 	return rc;
 }
 
-enum mailer_rc
-mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d)
-{
+/* Where one delivery of a batch stands. */
+struct mailer_job {
+	const struct mq_delivery *d;
 	struct mailer_event	 ev;
 	struct mailer_outcome	 o;
-	struct mail_result	 res;
-	struct db_param		 p[1];
-	struct buf		 msg;
+	struct buf		 msg;		/* the built message */
 	char			 why[256];
-	enum mailer_rc		 rc;
+	int			 ready;		/* built, to be sent */
+	size_t			 item;		/* its mail_item when ready */
+};
+
+/* The database cannot tell whether it was sent: put it back. */
+static enum mailer_rc
+mailer_defer(struct mailer *m, struct mailer_job *j)
+{
+	j->o.outcome = "deferred";
+	j->o.reason = "database unavailable";
+	mailer_log(j->d, j->ev.obj != NULL ? &j->ev : NULL, &j->o);
+	return mq_nack(m->in, j->d->tag, 1) == 0 ? MAILER_DB_DOWN :
+	    MAILER_BROKER_DOWN;
+}
+
+/* Whether an earlier job of the batch is about to send this event. */
+static int
+mailer_in_batch(const struct mailer_job *jobs, size_t k)
+{
+	size_t	 i;
+
+	for (i = 0; i < k; i++)
+		if (jobs[i].ready && strcmp(jobs[i].ev.event_id,
+		    jobs[k].ev.event_id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Everything before the send: parse, skip duplicates, render.  Sets ready
+ * when the message is to be sent; otherwise the delivery is dealt with
+ * here (dead-lettered, acked as a duplicate, requeued or retried).
+ */
+static enum mailer_rc
+mailer_prepare(struct mailer *m, struct arena *a, struct mailer_job *jobs,
+    size_t k)
+{
+	struct mailer_job	*j = &jobs[k];
 	int			 sent;
 
-	memset(&o, 0, sizeof o);
-	o.attempt = d->attempts + 1;
-	buf_init(&msg);
-
-	if (mailer_parse(d, &ev, why, sizeof why) == -1) {
-		o.reason = why;
-		rc = mailer_dead(m, d, NULL, &o);
-		goto out;
+	j->o.attempt = j->d->attempts + 1;
+	if (mailer_parse(j->d, &j->ev, j->why, sizeof j->why) == -1) {
+		j->o.reason = j->why;
+		return mailer_dead(m, j->d, NULL, &j->o);
 	}
-	if ((sent = mailer_already_sent(a, ev.event_id)) == -1) {
-		/* Cannot tell: put it back and let the caller back off. */
-		o.outcome = "deferred";
-		o.reason = "database unavailable";
-		mailer_log(d, &ev, &o);
-		rc = mq_nack(m->in, d->tag, 1) == 0 ? MAILER_DB_DOWN :
+	if ((sent = mailer_already_sent(a, j->ev.event_id)) == -1)
+		return mailer_defer(m, j);
+	if (sent || mailer_in_batch(jobs, k)) {
+		j->o.outcome = "duplicate";
+		mailer_log(j->d, &j->ev, &j->o);
+		return mq_ack(m->in, j->d->tag) == 0 ? MAILER_DONE :
 		    MAILER_BROKER_DOWN;
-		goto out;
 	}
-	if (sent) {
-		o.outcome = "duplicate";
-		mailer_log(d, &ev, &o);
-		rc = mq_ack(m->in, d->tag) == 0 ? MAILER_DONE :
-		    MAILER_BROKER_DOWN;
-		goto out;
-	}
-	if (mailer_render(&ev, &msg, why, sizeof why) == -1) {
+	if (mailer_render(&j->ev, &j->msg, j->why, sizeof j->why) == -1) {
 		/* A template missing now may be deployed by the next try. */
-		o.reason = why;
-		rc = mailer_retry(m, d, &ev, &o);
-		goto out;
+		j->o.reason = j->why;
+		return mailer_retry(m, j->d, &j->ev, &j->o);
 	}
+	j->ready = 1;
+	return MAILER_DONE;
+}
 
-	mail_send(ev.email, &msg, &res);
-	o.code = res.code;
-	if (res.code != 0)
-		snprintf(why, sizeof why, "%d %.200s", res.code,
-		    res.reply);
-	else
-		snprintf(why, sizeof why, "%s", res.reply);
-	o.reason = why;
-	switch (res.status) {
-	case MAIL_SENT:
-		p[0] = DB_TEXT(ev.event_id);
-		if (db_exec(a, "INSERT IGNORE INTO mail_sent (event_id, sent_at)"
-		    " VALUES (?, NOW(3))", p, 1, NULL) != DB_OK)
+/*
+ * Records the sent events in one transaction, before any is acked: a
+ * redelivery after a crash is then a duplicate, not a second email.
+ */
+static void
+mailer_record_sent(struct arena *a, const struct mailer_job *jobs, size_t n,
+    const struct mail_item *items)
+{
+	struct db_param	 p[1];
+	size_t		 i;
+	int		 tx, ok;
+
+	ok = tx = db_begin() == DB_OK;
+	for (i = 0; i < n && ok; i++) {
+		if (!jobs[i].ready || items[jobs[i].item].res.status !=
+		    MAIL_SENT)
+			continue;
+		p[0] = DB_TEXT(jobs[i].ev.event_id);
+		ok = db_exec(a, "INSERT IGNORE INTO mail_sent (event_id, "
+		    "sent_at) VALUES (?, NOW(3))", p, 1, NULL) == DB_OK;
+	}
+	if (tx && ok)
+		ok = db_commit() == DB_OK;
+	else if (tx)
+		db_rollback();
+	if (ok)
+		return;
+	for (i = 0; i < n; i++)
+		if (jobs[i].ready && items[jobs[i].item].res.status ==
+		    MAIL_SENT)
 			log_kv(LOG_WARN, "mail.dedup_not_recorded",
-			    "event_id", ev.event_id, NULL);
-		o.outcome = "sent";
-		mailer_log(d, &ev, &o);
-		rc = mq_ack(m->in, d->tag) == 0 ? MAILER_DONE :
+			    "event_id", jobs[i].ev.event_id, NULL);
+}
+
+/* After the send: ack what the server took, retry or dead-letter the rest. */
+static enum mailer_rc
+mailer_finish(struct mailer *m, struct mailer_job *j,
+    const struct mail_result *res)
+{
+	j->o.code = res->code;
+	if (res->code != 0)
+		snprintf(j->why, sizeof j->why, "%d %.200s", res->code,
+		    res->reply);
+	else
+		snprintf(j->why, sizeof j->why, "%s", res->reply);
+	j->o.reason = j->why;
+	switch (res->status) {
+	case MAIL_SENT:
+		j->o.outcome = "sent";
+		mailer_log(j->d, &j->ev, &j->o);
+		return mq_ack(m->in, j->d->tag) == 0 ? MAILER_DONE :
 		    MAILER_BROKER_DOWN;
-		break;
 	case MAIL_TRANSIENT:
-		rc = mailer_retry(m, d, &ev, &o);
-		break;
+		return mailer_retry(m, j->d, &j->ev, &j->o);
 	case MAIL_PERMANENT:
 	default:
-		rc = mailer_dead(m, d, &ev, &o);
-		break;
+		return mailer_dead(m, j->d, &j->ev, &j->o);
+	}
+}
+
+enum mailer_rc
+mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d,
+    size_t n)
+{
+	struct mailer_job	*jobs = arena_calloc(a, n, sizeof *jobs);
+	struct mail_item	*items = arena_calloc(a, n, sizeof *items);
+	enum mailer_rc		 rc = MAILER_DONE, r;
+	size_t			 i, nready = 0;
+
+	for (i = 0; i < n; i++) {
+		jobs[i].d = &d[i];
+		buf_init(&jobs[i].msg);
+	}
+	for (i = 0; i < n; i++) {
+		/* Once the database is away, the rest go back untried. */
+		r = rc == MAILER_DB_DOWN ? mailer_defer(m, &jobs[i]) :
+		    mailer_prepare(m, a, jobs, i);
+		if (r == MAILER_BROKER_DOWN) {
+			rc = r;
+			goto out;
+		}
+		if (r == MAILER_DB_DOWN)
+			rc = r;
+	}
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].ready)
+			continue;
+		jobs[i].item = nready;
+		items[nready].rcpt = jobs[i].ev.email;
+		items[nready++].msg = &jobs[i].msg;
+	}
+	if (nready == 0)
+		goto out;
+	mail_send_batch(items, nready);
+	mailer_record_sent(a, jobs, n, items);
+	for (i = 0; i < n; i++) {
+		if (!jobs[i].ready)
+			continue;
+		if (mailer_finish(m, &jobs[i], &items[jobs[i].item].res) ==
+		    MAILER_BROKER_DOWN) {
+			rc = MAILER_BROKER_DOWN;
+			goto out;
+		}
 	}
 out:
-	buf_free(&msg);
-	if (ev.obj != NULL)
-		json_object_put(ev.obj);
+	for (i = 0; i < n; i++) {
+		buf_free(&jobs[i].msg);
+		if (jobs[i].ev.obj != NULL)
+			json_object_put(jobs[i].ev.obj);
+	}
 	return rc;
 }

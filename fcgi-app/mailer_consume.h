@@ -1,9 +1,11 @@
 /*
- * The mailer's handling of one event delivery: parse, skip duplicates,
+ * The mailer's handling of event deliveries: parse, skip duplicates,
  * render, send, then ack, retry later or dead-letter.
  */
 #ifndef MAILER_CONSUME_H
 #define MAILER_CONSUME_H
+
+#include <stddef.h>
 
 struct arena;
 struct mq;
@@ -23,14 +25,16 @@ enum mailer_rc {
 };
 
 /*
- * Handles one delivery from m->in, publishing retries and dead letters on
- * m->out.  The delivery is acked only once its outcome is safe: mail
- * accepted by the server, or a retry or dead letter confirmed by the
- * broker.  Returns a mailer_rc.
+ * Handles n deliveries from m->in, publishing retries and dead letters on
+ * m->out; the messages to send go over one SMTP session.  A delivery is
+ * acked only once its outcome is safe: mail accepted by the server (and
+ * recorded as sent), or a retry or dead letter confirmed by the broker.
+ * Returns MAILER_DONE, MAILER_DB_DOWN when some were requeued because the
+ * database is away, or MAILER_BROKER_DOWN (those not yet acked come back
+ * after the reconnect).
  */
 enum mailer_rc	mailer_handle(struct mailer *m, struct arena *a,
-		    const struct mq_delivery *d);
-
+		    const struct mq_delivery *d, size_t n);
 /* The retry delay before attempt+1, in milliseconds. */
 long long	mailer_retry_delay_ms(long long attempt);
 

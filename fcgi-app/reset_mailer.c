@@ -2,11 +2,12 @@
  * reset-mailer: consumes the event queues and mails each event once,
  * and relays outbox rows the FastCGI workers could not publish.
  *
- * One process, one message at a time.  SIGTERM and SIGINT are held
- * blocked except while the loop waits for the broker, so a signal never
- * interrupts a message in hand: that message is finished, then the
- * process exits 0 and the broker hands any prefetched deliveries to
- * another mailer.  When RabbitMQ or MariaDB goes away the loop backs off
+ * One process, one batch at a time: the first delivery and those already
+ * waiting behind it (up to MAILER_PREFETCH) share one SMTP session.
+ * SIGTERM and SIGINT are held blocked except while the loop waits for the
+ * broker, so a signal never interrupts a batch in hand: it is finished,
+ * then the process exits 0 and the broker hands any prefetched deliveries
+ * to another mailer.  When RabbitMQ or MariaDB goes away the loop backs off
  * and reconnects; nothing is acked that was not dealt with.
  */
 #include <errno.h>
@@ -113,13 +114,14 @@ main(void)
 {
 	struct sigaction	 sa;
 	struct mailer		 m = { NULL, NULL };
-	struct mq_delivery	 d;
+	struct mq_delivery	*d;
 	struct arena		*a;
 	char			 err[256];
 	long long		 mq_backoff = 1000, db_backoff = 1000;
 	long long		 next_relay = 0, relay_backoff = RELAY_EVERY_MS;
 	long long		 next_cleanup = 0;
 	int			 rc, published;
+	size_t			 n, batch_max;
 
 	if (cfg_load(CFG_PROG_MAILER, err, sizeof err) == -1) {
 		fprintf(stderr, "reset-mailer: %s\n", err);
@@ -145,6 +147,11 @@ main(void)
 	signals_allow(0);
 
 	a = arena_new();
+	batch_max = (size_t)cfg_int(CFG_MAILER_PREFETCH);
+	if ((d = calloc(batch_max, sizeof *d)) == NULL) {
+		fprintf(stderr, "reset-mailer: out of memory\n");
+		return 1;
+	}
 	log_kv(LOG_INFO, "mailer.start", NULL);
 	while (!stop) {
 		arena_reset(a);
@@ -182,16 +189,22 @@ main(void)
 		}
 
 		signals_allow(1);
-		rc = stop ? 0 : mq_next_delivery(m.in, a, WAIT_MS, &d);
+		rc = stop ? 0 : mq_next_delivery(m.in, a, WAIT_MS, &d[0]);
 		signals_allow(0);
+		/* Then whatever is already waiting, without waiting more. */
+		n = rc == 1 ? 1 : 0;
+		while (rc == 1 && n < batch_max &&
+		    (rc = mq_next_delivery(m.in, a, 0, &d[n])) == 1)
+			n++;
 		if (rc == -1) {
+			/* Nothing is acked: the broker delivers it all again. */
 			mailer_disconnect(&m);
 			continue;
 		}
-		if (rc == 0)
+		if (n == 0)
 			continue;
 
-		switch (mailer_handle(&m, a, &d)) {
+		switch (mailer_handle(&m, a, d, n)) {
 		case MAILER_DONE:
 			db_backoff = 1000;
 			break;
@@ -209,5 +222,6 @@ main(void)
 	mailer_disconnect(&m);
 	db_disconnect();
 	arena_free(a);
+	free(d);
 	return 0;
 }
