@@ -83,6 +83,7 @@ db_connect(void)
 {
 	MYSQL		*m;
 	unsigned int	 connect_timeout = 3, io_timeout = 10;
+	unsigned int	 socket_protocol = MYSQL_PROTOCOL_SOCKET;
 	const char	*sock = cfg_str(CFG_DB_SOCKET);
 
 	if (db_conn != NULL)
@@ -94,8 +95,16 @@ db_connect(void)
 	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &io_timeout);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	mysql_options(m, MYSQL_INIT_COMMAND, "SET time_zone = '+00:00'");
-	if (mysql_real_connect(m, cfg_str(CFG_DB_HOST), cfg_str(CFG_DB_USER),
-	    cfg_str(CFG_DB_PASSWORD), cfg_str(CFG_DB_DATABASE),
+	/*
+	 * The client library uses a socket only for the host "localhost": a
+	 * set DB_SOCKET must win over DB_HOST's default 127.0.0.1, or every
+	 * query pays for loopback TCP.
+	 */
+	if (*sock != '\0')
+		mysql_options(m, MYSQL_OPT_PROTOCOL, &socket_protocol);
+	if (mysql_real_connect(m, *sock != '\0' ? NULL : cfg_str(CFG_DB_HOST),
+	    cfg_str(CFG_DB_USER), cfg_str(CFG_DB_PASSWORD),
+	    cfg_str(CFG_DB_DATABASE),
 	    (unsigned int)cfg_int(CFG_DB_PORT), *sock != '\0' ? sock : NULL,
 	    0) == NULL) {
 		db_log_connect_failure(mysql_error(m));

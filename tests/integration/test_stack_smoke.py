@@ -43,3 +43,18 @@ def test_migrations_are_recorded(db):
                      "WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'") == "1"
     versions = [r[0] for r in db.rows("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == sorted(versions)
+
+
+def test_programs_use_the_database_socket_when_one_is_set(stack, http, db):
+    """DB_SOCKET wins over DB_HOST's default 127.0.0.1 (loopback TCP costs
+    every query a TCP round trip).  The stack grants the app's user at
+    'localhost' (socket) and at '127.0.0.1' (TCP): the test connects
+    through the socket, so it sees the programs' sessions only when they
+    use the socket too."""
+    assert stack["DB_SOCKET"], "the stack sets DB_SOCKET"
+    http().get("/user/token")   # a worker has connected by now
+    others = [r[0] for r in db.rows(
+        "SELECT host FROM information_schema.processlist "
+        "WHERE id <> CONNECTION_ID()")]
+    assert others, "no worker or mailer session on the socket account"
+    assert all(h == "localhost" for h in others), others
