@@ -52,6 +52,7 @@ static const struct cfg_row cfg_rows[CFG__MAX] = {
 	{ "SMTP_USER", "", 0, 0, NOINT },			/* CFG_SMTP_USER */
 	{ "SMTP_PASSWORD", "", 0, 1, NOINT },			/* CFG_SMTP_PASSWORD */
 	{ "MAIL_FROM", NULL, MAILER, 0, NOINT },		/* CFG_MAIL_FROM */
+	{ "MAIL_UNKNOWN_NOTICE", "0", 0, 0, 0, 1 },		/* CFG_MAIL_UNKNOWN_NOTICE */
 	{ "MAILER_PREFETCH", "16", 0, 0, 1, 1000 },		/* CFG_MAILER_PREFETCH */
 	{ "MAILER_MAX_ATTEMPTS", "6", 0, 0, 1, 100 },		/* CFG_MAILER_MAX_ATTEMPTS */
 	{ "MAILER_RETRY_BASE", "2", 0, 0, 1, 3600 },		/* CFG_MAILER_RETRY_BASE */

@@ -29,6 +29,7 @@
 /* The kinds of event the mailer sends a message for, by event type. */
 enum mailer_kind {
 	KIND_RESET,		/* create.password.reset */
+	KIND_UNKNOWN,		/* password.reset.unknown */
 	KIND_CHANGED,		/* password.changed */
 	KIND__MAX
 };
@@ -40,11 +41,17 @@ static const struct mailer_kind_row {
 	const char	*subject_key;
 	const char	*subject_default;
 	int		 needs_url;
+	enum cfg_key	 switch_key;	/* a 0/1 setting that turns it on, */
+					/* or CFG__MAX: always sent */
 } mailer_kinds[KIND__MAX] = {
 	{ "create.password.reset", "email/reset.txt", "email/reset.html",
-	    "reset_subject", "Reset your password", 1 },	/* KIND_RESET */
+	    "reset_subject", "Reset your password", 1, CFG__MAX },
+							/* KIND_RESET */
+	{ "password.reset.unknown", "email/unknown.txt", "email/unknown.html",
+	    "unknown_subject", "Password reset request", 0,
+	    CFG_MAIL_UNKNOWN_NOTICE },			/* KIND_UNKNOWN */
 	{ "password.changed", "email/changed.txt", "email/changed.html",
-	    "changed_subject", "Your password was changed", 0 },
+	    "changed_subject", "Your password was changed", 0, CFG__MAX },
 							/* KIND_CHANGED */
 };
 
@@ -61,7 +68,7 @@ struct mailer_event {
 
 /* Everything said about one outcome goes into one log line. */
 struct mailer_outcome {
-	const char	*outcome;	/* sent, duplicate, retry, dead */
+	const char	*outcome;	/* sent, duplicate, skipped, retry, dead */
 	const char	*reason;
 	int		 code;
 	long long	 attempt;
@@ -393,6 +400,15 @@ mailer_defer(struct mailer *m, struct mailer_job *j)
 	    MAILER_BROKER_DOWN;
 }
 
+/* Whether the configuration turned this kind of mail off. */
+static int
+mailer_switched_off(const struct mailer_event *ev)
+{
+	enum cfg_key	 k = mailer_kinds[ev->kind].switch_key;
+
+	return k != CFG__MAX && cfg_int(k) == 0;
+}
+
 /* Whether an earlier job of the batch is about to send this event. */
 static int
 mailer_in_batch(const struct mailer_job *jobs, size_t k)
@@ -422,6 +438,16 @@ mailer_prepare(struct mailer *m, struct arena *a, struct mailer_job *jobs,
 	if (mailer_parse(j->d, &j->ev, j->why, sizeof j->why) == -1) {
 		j->o.reason = j->why;
 		return mailer_dead(m, j->d, NULL, &j->o);
+	}
+	if (mailer_switched_off(&j->ev)) {
+		/* No mail for it, by configuration: nothing to retry. */
+		j->o.outcome = "skipped";
+		snprintf(j->why, sizeof j->why, "%s=0",
+		    cfg_name(mailer_kinds[j->ev.kind].switch_key));
+		j->o.reason = j->why;
+		mailer_log(j->d, &j->ev, &j->o);
+		return mq_ack(m->in, j->d->tag) == 0 ? MAILER_DONE :
+		    MAILER_BROKER_DOWN;
 	}
 	if ((sent = mailer_already_sent(a, j->ev.event_id)) == -1)
 		return mailer_defer(m, j);

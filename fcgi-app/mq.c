@@ -37,6 +37,7 @@ struct mq {
 
 const char *const mq_event_queues[] = {
 	"create.password.reset",
+	"password.reset.unknown",
 	"password.changed",
 	NULL
 };

@@ -24,7 +24,7 @@ static const char SQL_USER_BY_EMAIL[] =
 static const char SQL_INSERT_RESET[] =
     "INSERT INTO password_resets (created_at, updated_at, token, email, "
     "verify, user_id, expires_at, requested_ip) "
-    "VALUES (NOW(3), NOW(3), ?, ?, 0, ?, FROM_UNIXTIME(?), ?)";
+    "VALUES (NOW(3), NOW(3), ?, ?, ?, ?, FROM_UNIXTIME(?), ?)";
 static const char SQL_LOOKUP[] =
     "SELECT user_id FROM password_resets "
     "WHERE token = ? AND verify = 0 AND expires_at > NOW(3)";
@@ -97,14 +97,22 @@ reset_public_url(struct arena *a, const char *path, const char *token)
 	    token != NULL ? token : "");
 }
 
-/* Writes the reset row and its event; inside reset_request's transaction. */
+/*
+ * Writes the reset row and its event; inside reset_request's transaction.
+ * user is the account's row (id, name, email), and email its address.
+ * An unknown address (user == NULL) gets the same two rows, so that the
+ * answer costs the same work whether the address has an account or not,
+ * before it is sent and after (publish, confirm, delete): a reset row
+ * that is dead from the start (verify = 1, no user, the hash of a token
+ * nobody ever sees) and a password.reset.unknown event, which the mailer
+ * drops or answers with a "no account" notice (MAIL_UNKNOWN_NOTICE).
+ */
 static enum db_status
-reset_record(struct req *r, long long user_id, const char *name,
-    const char *email)
+reset_record(struct req *r, const struct db_result *user, const char *email)
 {
 	unsigned char		 raw[RESET_TOKEN_BYTES];
 	char			 token[RESET_TOKEN_LEN + 1];
-	struct db_param		 p[5];
+	struct db_param		 p[6];
 	struct json_object	*ev;
 	time_t			 expires = time(NULL) +
 	    (time_t)cfg_int(CFG_RESET_TOKEN_TTL);
@@ -116,23 +124,35 @@ reset_record(struct req *r, long long user_id, const char *name,
 	sodium_memzero(raw, sizeof(raw));
 	p[0] = DB_TEXT(reset_sha256_hex(r->arena, token));
 	p[1] = DB_TEXT(email);
-	p[2] = DB_INT(user_id);
-	p[3] = DB_INT((long long)expires);
-	p[4] = DB_TEXT(r->remote_addr != NULL ? r->remote_addr : "");
-	if ((st = db_exec(r->arena, SQL_INSERT_RESET, p, 5, NULL)) != DB_OK)
-		return st;
+	p[2] = DB_INT(user != NULL ? 0 : 1);
+	p[3] = user != NULL ? DB_TEXT(db_cell(user, 0, 0)) : DB_NULL;
+	p[4] = DB_INT((long long)expires);
+	p[5] = DB_TEXT(r->remote_addr != NULL ? r->remote_addr : "");
+	if ((st = db_exec(r->arena, SQL_INSERT_RESET, p, 6, NULL)) != DB_OK)
+		goto out;
 	ev = json_object_new_object();
-	json_object_object_add(ev, "user_id", json_object_new_int64(user_id));
 	json_object_object_add(ev, "email", json_object_new_string(email));
-	json_object_object_add(ev, "name", json_object_new_string(name));
 	json_object_object_add(ev, "locale", json_object_new_string(r->locale));
+	if (user == NULL) {
+		/* Where to go if the account uses another address. */
+		json_object_object_add(ev, "forgot_url", json_object_new_string(
+		    reset_public_url(r->arena, "/password/forgot", NULL)));
+		st = outbox_add(r, RESET_UNKNOWN_EVENT, email, ev);
+		goto out;
+	}
+	json_object_object_add(ev, "user_id", json_object_new_int64(
+	    strtoll(db_cell(user, 0, 0), NULL, 10)));
+	json_object_object_add(ev, "name",
+	    json_object_new_string(db_cell(user, 0, 1)));
 	json_object_object_add(ev, "reset_url",
 	    json_object_new_string(reset_public_url(r->arena,
 	    "/password/reset?token=", token)));
 	json_object_object_add(ev, "expires_at",
 	    json_object_new_string(reset_iso_time(r->arena, expires)));
+	st = outbox_add(r, RESET_EVENT, email, ev);
+out:
 	sodium_memzero(token, sizeof(token));
-	return outbox_add(r, "create.password.reset", email, ev);
+	return st;
 }
 
 /*
@@ -176,21 +196,18 @@ reset_request(struct req *r, const char *email, long *retry_after)
 		goto fail;
 	if ((st = reset_count_address(r, email, &over)) != DB_OK)
 		goto fail;
-	if (over) {
-		/* Same answer, no email: inboxes are not to be flooded. */
-		log_kv(LOG_INFO, "reset.throttled_address", NULL);
-		res.nrows = 0;
-	}
-	if (res.nrows == 1 && (st = reset_record(r,
-	    strtoll(db_cell(&res, 0, 0), NULL, 10), db_cell(&res, 0, 1),
-	    db_cell(&res, 0, 2))) != DB_OK)
+	/* Over the address's limit: same answer, no email, for both kinds. */
+	if (!over && (st = reset_record(r, res.nrows == 1 ? &res : NULL,
+	    res.nrows == 1 ? db_cell(&res, 0, 2) : email)) != DB_OK)
 		goto fail;
 	if ((st = db_commit()) != DB_OK)
 		goto fail;
-	if (res.nrows == 1)
+	if (over)
+		log_kv(LOG_INFO, "reset.throttled_address", NULL);
+	else if (res.nrows == 1)
 		log_kv(LOG_INFO, "reset.requested", "user_id",
 		    db_cell(&res, 0, 0), NULL);
-	else if (!over)
+	else
 		log_kv(LOG_INFO, "reset.requested_unknown", NULL);
 	return DB_OK;
 fail:
@@ -248,7 +265,7 @@ reset_after_change(struct req *r, long long uid, int password_changed)
 	/* Where to go if the change was not the owner's doing. */
 	json_object_object_add(ev, "forgot_url", json_object_new_string(
 	    reset_public_url(r->arena, "/password/forgot", NULL)));
-	return outbox_add(r, "password.changed", db_cell(&who, 0, 1), ev);
+	return outbox_add(r, RESET_CHANGED_EVENT, db_cell(&who, 0, 1), ev);
 }
 
 enum db_status

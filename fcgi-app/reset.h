@@ -11,6 +11,11 @@
 
 struct req;
 
+/* The events (routing keys) reset.c writes to the outbox. */
+#define RESET_EVENT		"create.password.reset"
+#define RESET_UNKNOWN_EVENT	"password.reset.unknown"
+#define RESET_CHANGED_EVENT	"password.changed"
+
 /* Length of a token in a link: base64url of 32 bytes, no padding. */
 #define RESET_TOKEN_LEN	43
 
@@ -18,11 +23,12 @@ struct req;
 int		reset_token_well_formed(const char *t);
 
 /*
- * Records a reset for email when it belongs to an account, with an outbox
- * event carrying the link, in one transaction with the client's and the
- * address's throttle counters.  Known and unknown addresses do the same
- * kind of database work.  Over the client's limit nothing is recorded and
- * *retry_after (else 0) says when to come back: answer 429.
+ * Records a reset for email, with an outbox event carrying the link, in
+ * one transaction with the client's and the address's throttle counters.
+ * An unknown address does the same work: a dead reset row and an
+ * RESET_UNKNOWN_EVENT.  Over the address's limit only the counters are
+ * written.  Over the client's limit nothing else is, and *retry_after
+ * (else 0) says when to come back: answer 429.
  */
 enum db_status	reset_request(struct req *, const char *email,
 		    long *retry_after);

@@ -7,7 +7,8 @@
 #   scripts/dlq.sh replay QUEUE ID     # move the one with this event id back
 #   scripts/dlq.sh outbox              # outbox rows not yet confirmed by RabbitMQ
 #
-# QUEUE: create.password.reset or password.changed (".dead" may be added).
+# QUEUE: create.password.reset, password.reset.unknown or password.changed
+# (".dead" may be added).
 # A dead letter is a message the mailer gave up on (SMTP refused it, or it
 # failed MAILER_MAX_ATTEMPTS times); `list` shows why. A replayed message
 # gets a fresh set of attempts; the mailer still sends an event at most

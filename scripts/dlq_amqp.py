@@ -5,7 +5,8 @@
     dlq_amqp.py list QUEUE N
     dlq_amqp.py replay QUEUE N      (N = 0: all; or an event id: that one)
 
-QUEUE is an event queue (create.password.reset, password.changed); its
+QUEUE is an event queue (create.password.reset, password.reset.unknown,
+password.changed); its
 dead letters sit in QUEUE.dead. Connects with the programs' AMQP_* settings
 (AMQP_PASSWORD or AMQP_PASSWORD_FILE). `list` leaves the messages where
 they are; `replay` publishes each back to QUEUE with publisher confirms,
@@ -22,7 +23,7 @@ import pika
 import pika.exceptions
 
 # The event queues of fcgi-app/mq.c (mq_event_queues), each with .retry and .dead.
-EVENT_QUEUES = ("create.password.reset", "password.changed")
+EVENT_QUEUES = ("create.password.reset", "password.reset.unknown", "password.changed")
 # Headers the mailer adds on retry and dead-lettering (fcgi-app/mailer_consume.c).
 MAILER_HEADERS = ("x-attempts", "x-death-reason", "x-death", "x-first-death-exchange",
                   "x-first-death-queue", "x-first-death-reason")
