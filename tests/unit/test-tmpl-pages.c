@@ -227,8 +227,24 @@ main(void)
 		    "\"now\", \"forgot_url\": \"https://x.example/f\"}");
 		CHECK(strstr(out, "href=\"https://x.example/f\"") != NULL);
 
+		/* The "no account" notice: the link only when there is one. */
+		out = render("email/unknown.txt", loc, "{\"email\": "
+		    "\"t&j@x.example\", \"forgot_url\": "
+		    "\"https://x.example/password/forgot\"}");
+		CHECK(strstr(out, "t&j@x.example") != NULL);
+		CHECK(strstr(out, "\n\nhttps://x.example/password/forgot\n\n")
+		    != NULL);
+		out = render("email/unknown.txt", loc, "{\"email\": \"a@x\"}");
+		CHECK(strncmp(out, "ERR", 3) != 0);
+		CHECK(strstr(out, "http") == NULL);
+		out = render("email/unknown.html", loc, "{\"email\": "
+		    "\"t&j@x.example\", \"forgot_url\": \"https://x.example/f\"}");
+		CHECK(strstr(out, "<strong>t&amp;j@x.example</strong>") != NULL);
+		CHECK(strstr(out, "href=\"https://x.example/f\"") != NULL);
+
 		CHECK(tmpl_string(loc, "reset_subject") != NULL);
 		CHECK(tmpl_string(loc, "changed_subject") != NULL);
+		CHECK(tmpl_string(loc, "unknown_subject") != NULL);
 	}
 
 	fixture_done();
