@@ -6,13 +6,13 @@ CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes
 CPPFLAGS += -D_GNU_SOURCE -Ifcgi-app
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrypt -pthread
 
 # Shared by both programs.
 CORE    := arena buf cfg log db tmpl mq
 # The FastCGI application, less its main.
 APP     := http route valid auth auth_api user user_api reset reset_api outbox admin pages throttle
-MAILER  := mail mail_smtp mailer_consume mailer_relay mailer_cleanup
+MAILER  := mail mail_smtp mailer_consume mailer_sent mailer_relay mailer_cleanup
 
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 	      -fno-sanitize-recover=undefined -Werror

@@ -80,12 +80,16 @@ struct mail_item {
 	struct mail_result	 res;		/* filled by the send */
 };
 
+/* The most SMTP sessions one batch is spread over. */
+#define MAIL_SESSIONS_MAX	32
+
 /*
  * Sends n built messages from the address of MAIL_FROM through
- * SMTP_HOST:SMTP_PORT, with STARTTLS and AUTH as configured, in one
- * session (one connection, EHLO and AUTH once), each with its own
+ * SMTP_HOST:SMTP_PORT, with STARTTLS and AUTH as configured, over up to
+ * MAILER_SMTP_SESSIONS sessions at once (each one connection, EHLO and
+ * AUTH once, on a thread of its own), each message with its own
  * envelope.  Always fills every item's res: a message the server took
- * is MAIL_SENT even when the session broke later.
+ * is MAIL_SENT even when its session broke later.
  */
 void	mail_send_batch(struct mail_item *items, size_t n);
 

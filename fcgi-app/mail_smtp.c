@@ -1,9 +1,12 @@
 /*
  * SMTP sending with libesmtp (see mail.h): a batch of built messages over
- * one session, so a queue that has several waiting pays for the
- * connection, EHLO, STARTTLS and AUTH once, not once a message.
+ * a few sessions, each on its own thread, so that a queue that has
+ * several waiting pays for the connection, EHLO, STARTTLS and AUTH once a
+ * session, not once a message, and the server's work on one message
+ * (often an fsync) overlaps the round trips of the others.
  */
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,27 +242,25 @@ mail_session_new(struct mail_result *session)
 	return s;
 }
 
+static pthread_once_t	mail_auth_once = PTHREAD_ONCE_INIT;
+
 /* AUTH PLAIN with SMTP_USER, when one is configured. */
 static int
 mail_session_auth(smtp_session_t s, auth_context_t *actx)
 {
-	static int	 auth_ready;
-
 	*actx = NULL;
 	if (cfg_str(CFG_SMTP_USER)[0] == '\0')
 		return 1;
-	if (!auth_ready) {
-		auth_client_init();
-		auth_ready = 1;
-	}
+	pthread_once(&mail_auth_once, auth_client_init);
 	return (*actx = auth_create_context()) != NULL &&
 	    auth_set_mechanism_flags(*actx, AUTH_PLUGIN_PLAIN, 0) &&
 	    auth_set_interact_cb(*actx, mail_auth_interact, NULL) &&
 	    smtp_auth_set_context(s, *actx);
 }
 
-void
-mail_send_batch(struct mail_item *items, size_t n)
+/* Sends n messages over one session; fills every item's res. */
+static void
+mail_send_session(struct mail_item *items, size_t n)
 {
 	smtp_session_t		 s = NULL;
 	smtp_message_t		*msgs = NULL;
@@ -334,6 +335,57 @@ out:
 	free(msgs);
 	free(rcpts);
 	free(srcs);
+}
+
+/* One thread's share of a batch. */
+struct mail_slice {
+	struct mail_item	*items;
+	size_t			 n;
+	pthread_t		 thread;
+	int			 started;
+};
+
+static void *
+mail_slice_run(void *arg)
+{
+	struct mail_slice	*sl = arg;
+
+	mail_send_session(sl->items, sl->n);
+	return NULL;
+}
+
+void
+mail_send_batch(struct mail_item *items, size_t n)
+{
+	struct mail_slice	 sl[MAIL_SESSIONS_MAX];
+	size_t			 k = (size_t)cfg_int(CFG_MAILER_SMTP_SESSIONS), i,
+				 at = 0;
+
+	if (k > MAIL_SESSIONS_MAX)
+		k = MAIL_SESSIONS_MAX;
+	if (k > n)
+		k = n;
+	if (k <= 1) {
+		mail_send_session(items, n);
+		return;
+	}
+	/* Contiguous slices as even as they go; the first runs here. */
+	for (i = 0; i < k; i++) {
+		sl[i].items = items + at;
+		sl[i].n = n / k + (i < n % k);
+		sl[i].started = 0;
+		at += sl[i].n;
+	}
+	for (i = 1; i < k; i++)
+		sl[i].started = pthread_create(&sl[i].thread, NULL,
+		    mail_slice_run, &sl[i]) == 0;
+	mail_send_session(sl[0].items, sl[0].n);
+	for (i = 1; i < k; i++) {
+		if (sl[i].started)
+			pthread_join(sl[i].thread, NULL);
+		else
+			mail_send_session(sl[i].items, sl[i].n);
+	}
 }
 
 enum mail_status

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "mail.h"
 #include "mailer_consume.h"
+#include "mailer_sent.h"
 #include "mq.h"
 #include "tmpl.h"
 
@@ -282,23 +283,6 @@ mailer_retry(struct mailer *m, const struct mq_delivery *d,
 }
 
 /*
- * Whether the event was mailed already: 1 yes, 0 no, -1 the database
- * cannot tell now.
- */
-static int
-mailer_already_sent(struct arena *a, const char *event_id)
-{
-	struct db_param		 p[1];
-	struct db_result	 res;
-
-	p[0] = DB_TEXT(event_id);
-	if (db_exec(a, "SELECT 1 FROM mail_sent WHERE event_id = ?", p, 1,
-	    &res) != DB_OK)
-		return -1;
-	return res.nrows > 0;
-}
-
-/*
  * Rewrites an ISO 8601 UTC time member ("2026-12-03T19:30:00.000Z") for
  * the reader ("2026-12-03 19:30 UTC"), as the templates expect; leaves
  * anything else as it is.
@@ -379,20 +363,31 @@ out:
 }
 
 /* Where one delivery of a batch stands. */
+enum mailer_stage {
+	STAGE_NEW,		/* as it came */
+	STAGE_DONE,		/* dealt with: acked, requeued or republished */
+	STAGE_PARSED,		/* a valid event to mail, unless mailed already */
+	STAGE_READY		/* rendered, to be sent */
+};
+
 struct mailer_job {
 	const struct mq_delivery *d;
 	struct mailer_event	 ev;
 	struct mailer_outcome	 o;
 	struct buf		 msg;		/* the built message */
 	char			 why[256];
-	int			 ready;		/* built, to be sent */
+	enum mailer_stage	 stage;
+	int			 sent_before;	/* in mail_sent already */
 	size_t			 item;		/* its mail_item when ready */
 };
 
 /* The database cannot tell whether it was sent: put it back. */
 static enum mailer_rc
-mailer_defer(struct mailer *m, struct mailer_job *j)
+mailer_defer(struct mailer *m, struct mailer_job *jobs, size_t k)
 {
+	struct mailer_job	*j = &jobs[k];
+
+	j->stage = STAGE_DONE;
 	j->o.outcome = "deferred";
 	j->o.reason = "database unavailable";
 	mailer_log(j->d, j->ev.obj != NULL ? &j->ev : NULL, &j->o);
@@ -416,24 +411,22 @@ mailer_in_batch(const struct mailer_job *jobs, size_t k)
 	size_t	 i;
 
 	for (i = 0; i < k; i++)
-		if (jobs[i].ready && strcmp(jobs[i].ev.event_id,
+		if (jobs[i].stage == STAGE_READY && strcmp(jobs[i].ev.event_id,
 		    jobs[k].ev.event_id) == 0)
 			return 1;
 	return 0;
 }
 
 /*
- * Everything before the send: parse, skip duplicates, render.  Sets ready
- * when the message is to be sent; otherwise the delivery is dealt with
- * here (dead-lettered, acked as a duplicate, requeued or retried).
+ * Parses the delivery and sets it at STAGE_PARSED, or deals with it here:
+ * a malformed event is dead-lettered, a kind of mail turned off is acked.
  */
 static enum mailer_rc
-mailer_prepare(struct mailer *m, struct arena *a, struct mailer_job *jobs,
-    size_t k)
+mailer_screen(struct mailer *m, struct mailer_job *jobs, size_t k)
 {
 	struct mailer_job	*j = &jobs[k];
-	int			 sent;
 
+	j->stage = STAGE_DONE;
 	j->o.attempt = j->d->attempts + 1;
 	if (mailer_parse(j->d, &j->ev, j->why, sizeof j->why) == -1) {
 		j->o.reason = j->why;
@@ -449,9 +442,46 @@ mailer_prepare(struct mailer *m, struct arena *a, struct mailer_job *jobs,
 		return mq_ack(m->in, j->d->tag) == 0 ? MAILER_DONE :
 		    MAILER_BROKER_DOWN;
 	}
-	if ((sent = mailer_already_sent(a, j->ev.event_id)) == -1)
-		return mailer_defer(m, j);
-	if (sent || mailer_in_batch(jobs, k)) {
+	j->stage = STAGE_PARSED;
+	return MAILER_DONE;
+}
+
+/*
+ * Looks the parsed jobs up in mail_sent, a statement for many.  Returns
+ * 0, or -1 when the database cannot tell.
+ */
+static int
+mailer_check_sent(struct arena *a, struct mailer_job *jobs, size_t n)
+{
+	const char	**ids = arena_calloc(a, n, sizeof *ids);
+	int		 *sent = arena_calloc(a, n, sizeof *sent);
+	size_t		 *of = arena_calloc(a, n, sizeof *of);
+	size_t		  i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (jobs[i].stage == STAGE_PARSED) {
+			of[k] = i;
+			ids[k++] = jobs[i].ev.event_id;
+		}
+	if (mailer_sent_check(a, ids, k, sent) == -1)
+		return -1;
+	for (i = 0; i < k; i++)
+		jobs[of[i]].sent_before = sent[i];
+	return 0;
+}
+
+/*
+ * Acks a parsed job mailed already (or about to be, by an earlier job of
+ * the batch) as a duplicate; renders the others (STAGE_READY), or retries
+ * those whose templates fail.
+ */
+static enum mailer_rc
+mailer_prepare(struct mailer *m, struct mailer_job *jobs, size_t k)
+{
+	struct mailer_job	*j = &jobs[k];
+
+	j->stage = STAGE_DONE;
+	if (j->sent_before || mailer_in_batch(jobs, k)) {
 		j->o.outcome = "duplicate";
 		mailer_log(j->d, &j->ev, &j->o);
 		return mq_ack(m->in, j->d->tag) == 0 ? MAILER_DONE :
@@ -462,42 +492,30 @@ mailer_prepare(struct mailer *m, struct arena *a, struct mailer_job *jobs,
 		j->o.reason = j->why;
 		return mailer_retry(m, j->d, &j->ev, &j->o);
 	}
-	j->ready = 1;
+	j->stage = STAGE_READY;
 	return MAILER_DONE;
 }
 
 /*
- * Records the sent events in one transaction, before any is acked: a
+ * Records the sent events, all or none, before any is acked: a
  * redelivery after a crash is then a duplicate, not a second email.
  */
 static void
 mailer_record_sent(struct arena *a, const struct mailer_job *jobs, size_t n,
     const struct mail_item *items)
 {
-	struct db_param	 p[1];
-	size_t		 i;
-	int		 tx, ok;
+	const char	**ids = arena_calloc(a, n, sizeof *ids);
+	size_t		  i, k = 0;
 
-	ok = tx = db_begin() == DB_OK;
-	for (i = 0; i < n && ok; i++) {
-		if (!jobs[i].ready || items[jobs[i].item].res.status !=
-		    MAIL_SENT)
-			continue;
-		p[0] = DB_TEXT(jobs[i].ev.event_id);
-		ok = db_exec(a, "INSERT IGNORE INTO mail_sent (event_id, "
-		    "sent_at) VALUES (?, NOW(3))", p, 1, NULL) == DB_OK;
-	}
-	if (tx && ok)
-		ok = db_commit() == DB_OK;
-	else if (tx)
-		db_rollback();
-	if (ok)
-		return;
 	for (i = 0; i < n; i++)
-		if (jobs[i].ready && items[jobs[i].item].res.status ==
-		    MAIL_SENT)
-			log_kv(LOG_WARN, "mail.dedup_not_recorded",
-			    "event_id", jobs[i].ev.event_id, NULL);
+		if (jobs[i].stage == STAGE_READY &&
+		    items[jobs[i].item].res.status == MAIL_SENT)
+			ids[k++] = jobs[i].ev.event_id;
+	if (mailer_sent_record(a, ids, k) == 0)
+		return;
+	for (i = 0; i < k; i++)
+		log_kv(LOG_WARN, "mail.dedup_not_recorded", "event_id", ids[i],
+		    NULL);
 }
 
 /* After the send: ack what the server took, retry or dead-letter the rest. */
@@ -526,32 +544,52 @@ mailer_finish(struct mailer *m, struct mailer_job *j,
 	}
 }
 
+/*
+ * Runs step on every job at stage, in order (a job's step may look at
+ * the earlier ones); stops at a broker failure.
+ */
+static enum mailer_rc
+mailer_each(struct mailer *m, struct mailer_job *jobs, size_t n,
+    enum mailer_stage stage,
+    enum mailer_rc (*step)(struct mailer *, struct mailer_job *, size_t))
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (jobs[i].stage == stage && step(m, jobs, i) ==
+		    MAILER_BROKER_DOWN)
+			return MAILER_BROKER_DOWN;
+	return MAILER_DONE;
+}
+
 enum mailer_rc
 mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d,
     size_t n)
 {
 	struct mailer_job	*jobs = arena_calloc(a, n, sizeof *jobs);
 	struct mail_item	*items = arena_calloc(a, n, sizeof *items);
-	enum mailer_rc		 rc = MAILER_DONE, r;
+	enum mailer_rc		 rc = MAILER_DONE;
 	size_t			 i, nready = 0;
 
 	for (i = 0; i < n; i++) {
 		jobs[i].d = &d[i];
+		jobs[i].stage = STAGE_NEW;
 		buf_init(&jobs[i].msg);
 	}
-	for (i = 0; i < n; i++) {
-		/* Once the database is away, the rest go back untried. */
-		r = rc == MAILER_DB_DOWN ? mailer_defer(m, &jobs[i]) :
-		    mailer_prepare(m, a, jobs, i);
-		if (r == MAILER_BROKER_DOWN) {
-			rc = r;
-			goto out;
-		}
-		if (r == MAILER_DB_DOWN)
-			rc = r;
+	if (mailer_each(m, jobs, n, STAGE_NEW, mailer_screen) ==
+	    MAILER_BROKER_DOWN)
+		goto broker_down;
+	if (mailer_check_sent(a, jobs, n) == -1) {
+		/* Cannot tell what was mailed: all go back, untried. */
+		rc = mailer_each(m, jobs, n, STAGE_PARSED, mailer_defer)
+		    == MAILER_BROKER_DOWN ? MAILER_BROKER_DOWN : MAILER_DB_DOWN;
+		goto out;
 	}
+	if (mailer_each(m, jobs, n, STAGE_PARSED, mailer_prepare) ==
+	    MAILER_BROKER_DOWN)
+		goto broker_down;
 	for (i = 0; i < n; i++) {
-		if (!jobs[i].ready)
+		if (jobs[i].stage != STAGE_READY)
 			continue;
 		jobs[i].item = nready;
 		items[nready].rcpt = jobs[i].ev.email;
@@ -561,15 +599,13 @@ mailer_handle(struct mailer *m, struct arena *a, const struct mq_delivery *d,
 		goto out;
 	mail_send_batch(items, nready);
 	mailer_record_sent(a, jobs, n, items);
-	for (i = 0; i < n; i++) {
-		if (!jobs[i].ready)
-			continue;
-		if (mailer_finish(m, &jobs[i], &items[jobs[i].item].res) ==
-		    MAILER_BROKER_DOWN) {
-			rc = MAILER_BROKER_DOWN;
-			goto out;
-		}
-	}
+	for (i = 0; i < n; i++)
+		if (jobs[i].stage == STAGE_READY && mailer_finish(m, &jobs[i],
+		    &items[jobs[i].item].res) == MAILER_BROKER_DOWN)
+			goto broker_down;
+	goto out;
+broker_down:
+	rc = MAILER_BROKER_DOWN;
 out:
 	for (i = 0; i < n; i++) {
 		buf_free(&jobs[i].msg);

@@ -2,8 +2,9 @@
  * reset-mailer: consumes the event queues and mails each event once,
  * and relays outbox rows the FastCGI workers could not publish.
  *
- * One process, one batch at a time: the first delivery and those already
- * waiting behind it (up to MAILER_PREFETCH) share one SMTP session.
+ * One process, one batch at a time: the first delivery and those that
+ * follow within BATCH_LINGER_MS (up to MAILER_PREFETCH) are mailed
+ * together, over up to MAILER_SMTP_SESSIONS SMTP sessions at once.
  * SIGTERM and SIGINT are held blocked except while the loop waits for the
  * broker, so a signal never interrupts a batch in hand: it is finished,
  * then the process exits 0 and the broker hands any prefetched deliveries
@@ -28,6 +29,13 @@
 #include "tmpl.h"
 
 #define WAIT_MS		1000	/* longest wait for a delivery */
+/*
+ * How long a batch waits for more after its first delivery.  The broker
+ * refills the prefetch window only as acks come in, so what is buffered
+ * at once is often a fraction of what waits in the queue; a moment's
+ * patience keeps the batches, and the SMTP sessions they share, full.
+ */
+#define BATCH_LINGER_MS	3
 #define RELAY_EVERY_MS	1000
 #define CLEANUP_EVERY_MS (10 * 60 * 1000)
 #define BACKOFF_MAX_MS	30000
@@ -119,7 +127,7 @@ main(void)
 	char			 err[256];
 	long long		 mq_backoff = 1000, db_backoff = 1000;
 	long long		 next_relay = 0, relay_backoff = RELAY_EVERY_MS;
-	long long		 next_cleanup = 0;
+	long long		 next_cleanup = 0, linger_end;
 	int			 rc, published;
 	size_t			 n, batch_max;
 
@@ -191,10 +199,12 @@ main(void)
 		signals_allow(1);
 		rc = stop ? 0 : mq_next_delivery(m.in, a, WAIT_MS, &d[0]);
 		signals_allow(0);
-		/* Then whatever is already waiting, without waiting more. */
+		/* Then what follows within the linger, up to a full batch. */
 		n = rc == 1 ? 1 : 0;
-		while (rc == 1 && n < batch_max &&
-		    (rc = mq_next_delivery(m.in, a, 0, &d[n])) == 1)
+		linger_end = now_ms() + BATCH_LINGER_MS;
+		while (rc == 1 && n < batch_max && (rc = mq_next_delivery(m.in,
+		    a, (int)(linger_end > now_ms() ? linger_end - now_ms() : 0),
+		    &d[n])) == 1)
 			n++;
 		if (rc == -1) {
 			/* Nothing is acked: the broker delivers it all again. */

@@ -1,9 +1,11 @@
 /*
  * mail_send_batch against a fake SMTP server (a forked child on loopback):
- * a batch is one connection; each message gets its own outcome (a refused
- * recipient does not sink the others); a message the server took stays
- * sent when the connection drops after it; no server is a transient
- * failure for all; a bad address is refused without connecting.
+ * with one session a batch is one connection; each message gets its own
+ * outcome (a refused recipient does not sink the others); a message the
+ * server took stays sent when the connection drops after it; a batch is
+ * spread over MAILER_SMTP_SESSIONS connections, each message sent once;
+ * no server is a transient failure for all; a bad address is refused
+ * without connecting.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -154,10 +156,12 @@ fake_wait(pid_t pid, int report_fd)
 }
 
 static void
-set_port(int port)
+set_port(int port, int sessions)
 {
 	char	 s[16];
 
+	snprintf(s, sizeof s, "%d", sessions);
+	setenv("MAILER_SMTP_SESSIONS", s, 1);
 	snprintf(s, sizeof s, "%d", port);
 	setenv("SMTP_PORT", s, 1);
 	CHECK(cfg_load(CFG_PROG_MAILER, s, sizeof s) == 0);
@@ -166,7 +170,7 @@ set_port(int port)
 int
 main(void)
 {
-	struct mail_item	 items[3];
+	struct mail_item	 items[5];
 	struct fake_seen	 seen;
 	struct buf		 msg;
 	struct mail_result	 res;
@@ -182,7 +186,7 @@ main(void)
 
 	/* Three messages, one connection; the refused one alone fails. */
 	pid = fake_start(FAKE_NORMAL, &port, &report);
-	set_port(port);
+	set_port(port, 1);
 	memset(items, 0, sizeof items);
 	items[0].rcpt = "alice@example.com";
 	items[1].rcpt = "reject@example.com";
@@ -201,7 +205,7 @@ main(void)
 
 	/* The connection drops after the first: it stays sent. */
 	pid = fake_start(FAKE_DROP_AFTER_ONE, &port, &report);
-	set_port(port);
+	set_port(port, 1);
 	memset(items, 0, sizeof items);
 	items[0].rcpt = "alice@example.com";
 	items[1].rcpt = "bob@example.com";
@@ -213,11 +217,46 @@ main(void)
 	CHECK(items[1].res.status == MAIL_TRANSIENT);
 	CHECK(items[1].res.reply[0] != '\0');
 
+	/* Five messages over two sessions (threads): 3 + 2, each sent once. */
+	pid = fake_start(FAKE_NORMAL, &port, &report);
+	set_port(port, 2);
+	memset(items, 0, sizeof items);
+	items[0].rcpt = "a@example.com";
+	items[1].rcpt = "b@example.com";
+	items[2].rcpt = "reject@example.com";
+	items[3].rcpt = "d@example.com";
+	items[4].rcpt = "e@example.com";
+	items[0].msg = items[1].msg = items[2].msg = items[3].msg =
+	    items[4].msg = &msg;
+	mail_send_batch(items, 5);
+	seen = fake_wait(pid, report);
+	CHECK(seen.connections == 2);
+	CHECK(seen.mails == 5);
+	CHECK(seen.accepted == 4);
+	CHECK(items[0].res.status == MAIL_SENT);
+	CHECK(items[1].res.status == MAIL_SENT);
+	CHECK(items[2].res.status == MAIL_PERMANENT);
+	CHECK(items[3].res.status == MAIL_SENT);
+	CHECK(items[4].res.status == MAIL_SENT);
+
+	/* More sessions than messages: one connection a message. */
+	pid = fake_start(FAKE_NORMAL, &port, &report);
+	set_port(port, 8);
+	memset(items, 0, sizeof items);
+	items[0].rcpt = "a@example.com";
+	items[1].rcpt = "b@example.com";
+	items[0].msg = items[1].msg = &msg;
+	mail_send_batch(items, 2);
+	seen = fake_wait(pid, report);
+	CHECK(seen.connections == 2 && seen.accepted == 2);
+	CHECK(items[0].res.status == MAIL_SENT);
+	CHECK(items[1].res.status == MAIL_SENT);
+
 	/* Nobody listening: every message is a transient failure. */
 	pid = fake_start(FAKE_NORMAL, &port, &report);
 	kill(pid, SIGKILL);
 	(void)fake_wait(pid, report);
-	set_port(port);
+	set_port(port, 2);
 	memset(items, 0, sizeof items);
 	items[0].rcpt = "alice@example.com";
 	items[1].rcpt = "bob@example.com";
