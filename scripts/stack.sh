@@ -383,6 +383,10 @@ prepare_rabbit() {
 # Written by scripts/stack.sh: loopback only.
 listeners.tcp.1 = 127.0.0.1:$AMQP_PORT
 loopback_users.guest = true
+# Debian 12's RabbitMQ 3.10 still makes v1 classic queues; v2 (the default
+# from 3.13, as in compose's image) spends about a fifth less CPU on each
+# persistent message.
+classic_queue.default_version = 2
 log.file.level = info
 log.console = false
 EOF
