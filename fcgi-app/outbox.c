@@ -20,6 +20,15 @@
 #define OUTBOX_INFLIGHT		256
 /* After a failed connect, leave the broker alone this long (seconds). */
 #define OUTBOX_RETRY_AFTER	5
+/*
+ * Confirmed rows wait this long for the next outbox_add() to delete them
+ * inside its transaction (no commit of their own); then, or when the list
+ * is full, they go in a statement of their own.
+ */
+#define OUTBOX_DELETE_AFTER_MS	50
+#define OUTBOX_CONFIRMED_MAX	256
+/* Ids per DELETE; a shorter list repeats its last id. */
+#define OUTBOX_IDS_PER_SQL	16
 
 struct outbox_inflight {
 	uint64_t	tag;
@@ -31,11 +40,19 @@ static time_t			 outbox_down_since;
 static struct outbox_inflight	 outbox_wait[OUTBOX_INFLIGHT];
 static size_t			 outbox_nwait;
 static struct arena		*outbox_arena;
+/* Confirmed rows to delete, and since when the first has waited. */
+static long long		 outbox_confirmed[OUTBOX_CONFIRMED_MAX];
+static size_t			 outbox_nconfirmed;
+static long long		 outbox_confirmed_since;
+/* Those the current request's transaction deletes, if it commits. */
+static long long		 outbox_taken[OUTBOX_CONFIRMED_MAX];
+static size_t			 outbox_ntaken;
 
 static const char SQL_INSERT[] =
     "INSERT INTO outbox (event_id, routing_key, event_type, email, payload, "
     "created_at) VALUES (?, ?, ?, ?, ?, NOW(3))";
-static const char SQL_DELETE[] = "DELETE FROM outbox WHERE id = ?";
+static const char SQL_DELETE[] = "DELETE FROM outbox WHERE id IN "
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 void
 outbox_uuid(char out[37])
@@ -48,6 +65,95 @@ outbox_uuid(char out[37])
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
 	    "%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4], b[5],
 	    b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static long long
+outbox_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Deletes the n rows, OUTBOX_IDS_PER_SQL to a statement. */
+static enum db_status
+outbox_delete(struct arena *a, const long long *ids, size_t n)
+{
+	struct db_param	 p[OUTBOX_IDS_PER_SQL];
+	size_t		 at, k, i;
+	enum db_status	 st = DB_OK;
+
+	for (at = 0; at < n && st == DB_OK; at += k) {
+		k = n - at < OUTBOX_IDS_PER_SQL ? n - at : OUTBOX_IDS_PER_SQL;
+		for (i = 0; i < OUTBOX_IDS_PER_SQL; i++)
+			p[i] = DB_INT(ids[at + (i < k ? i : k - 1)]);
+		st = db_exec(a, SQL_DELETE, p, OUTBOX_IDS_PER_SQL, NULL);
+	}
+	return st;
+}
+
+/*
+ * Deletes the confirmed rows on their own (one statement is atomic; more
+ * share a transaction).  Rows not deleted are left for the relay.
+ */
+static void
+outbox_delete_confirmed(void)
+{
+	int	tx = outbox_nconfirmed > OUTBOX_IDS_PER_SQL, ok;
+
+	if (outbox_nconfirmed == 0)
+		return;
+	if (outbox_arena == NULL)
+		outbox_arena = arena_new();
+	ok = !tx || db_begin() == DB_OK;
+	ok = ok && outbox_delete(outbox_arena, outbox_confirmed,
+	    outbox_nconfirmed) == DB_OK;
+	if (tx && ok)
+		ok = db_commit() == DB_OK;
+	else if (tx)
+		db_rollback();
+	if (!ok)
+		log_kv(LOG_WARN, "outbox.delete_failed", NULL);
+	outbox_nconfirmed = 0;
+	arena_reset(outbox_arena);
+}
+
+/*
+ * Inside the caller's transaction: deletes the confirmed rows with it.
+ * They count as deleted once it commits (outbox_publish_pending).
+ */
+static enum db_status
+outbox_take_confirmed(struct arena *a)
+{
+	enum db_status	st;
+
+	if (outbox_nconfirmed == 0)
+		return DB_OK;
+	if ((st = outbox_delete(a, outbox_confirmed, outbox_nconfirmed)) !=
+	    DB_OK)
+		return st;
+	memcpy(outbox_taken + outbox_ntaken, outbox_confirmed,
+	    outbox_nconfirmed * sizeof(outbox_confirmed[0]));
+	outbox_ntaken += outbox_nconfirmed;
+	outbox_nconfirmed = 0;
+	return DB_OK;
+}
+
+/* The request is over: its transaction committed, or the taken rows stay. */
+static void
+outbox_settle_taken(int committed)
+{
+	size_t	i;
+
+	for (i = 0; i < outbox_ntaken && !committed; i++) {
+		if (outbox_nconfirmed == OUTBOX_CONFIRMED_MAX)
+			outbox_delete_confirmed();
+		if (outbox_nconfirmed == 0)
+			outbox_confirmed_since = outbox_now_ms();
+		outbox_confirmed[outbox_nconfirmed++] = outbox_taken[i];
+	}
+	outbox_ntaken = 0;
 }
 
 enum db_status
@@ -78,6 +184,8 @@ outbox_add(struct req *r, const char *routing_key, const char *email,
 	    payload, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(payload);
 
+	if ((st = outbox_take_confirmed(r->arena)) != DB_OK)
+		return st;
 	prm[0] = DB_TEXT(p->event_id);
 	prm[1] = DB_TEXT(p->routing_key);
 	prm[2] = DB_TEXT(p->type);
@@ -125,51 +233,32 @@ outbox_disconnect(void)
 }
 
 /*
- * Forgets the publishes a confirm covers and, for an ack, deletes their
- * rows in one transaction.  Rows not deleted (nack, database trouble) are
- * left for the relay.
+ * Forgets the publishes a confirm covers and, for an ack, lists their rows
+ * for deletion.  Rows of a nack are left for the relay.
  */
 static void
 outbox_on_confirm(uint64_t tag, int multiple, int ack, void *arg)
 {
-	struct db_param	p[1];
-	size_t		i = 0;
-	int		tx, ok = 1;
+	size_t	i = 0;
 
 	(void)arg;
-	if (outbox_arena == NULL)
-		outbox_arena = arena_new();
-	tx = ack && db_begin() == DB_OK;
 	while (i < outbox_nwait) {
 		struct outbox_inflight *w = &outbox_wait[i];
 
 		if (w->tag == tag || (multiple && w->tag < tag)) {
-			if (tx && ok) {
-				p[0] = DB_INT(w->id);
-				ok = db_exec(outbox_arena, SQL_DELETE, p, 1,
-				    NULL) == DB_OK;
+			if (ack) {
+				if (outbox_nconfirmed == OUTBOX_CONFIRMED_MAX)
+					outbox_delete_confirmed();
+				if (outbox_nconfirmed == 0)
+					outbox_confirmed_since =
+					    outbox_now_ms();
+				outbox_confirmed[outbox_nconfirmed++] = w->id;
 			}
 			outbox_wait[i] = outbox_wait[--outbox_nwait];
 			continue;
 		}
 		i++;
 	}
-	if (tx && ok)
-		ok = db_commit() == DB_OK;
-	else if (tx)
-		db_rollback();
-	if (ack && (!tx || !ok))
-		log_kv(LOG_WARN, "outbox.delete_failed", NULL);
-	arena_reset(outbox_arena);
-}
-
-static long long
-outbox_now_ms(void)
-{
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void
@@ -199,6 +288,7 @@ outbox_publish_pending(struct req *r)
 	uint64_t		 tag;
 	int			 retried = 0;
 
+	outbox_settle_taken(r->pending != NULL);
 	if (r->pending == NULL)
 		return;
 	/* Confirms of earlier requests first, so the table stays small. */
@@ -260,9 +350,29 @@ outbox_confirm_buffered(void)
 	return outbox_nwait > 0 && mq_buffered(outbox_mq);
 }
 
+int
+outbox_delete_wait_ms(void)
+{
+	long long	left;
+
+	if (outbox_nconfirmed == 0)
+		return -1;
+	left = outbox_confirmed_since + OUTBOX_DELETE_AFTER_MS -
+	    outbox_now_ms();
+	return left > 0 ? (int)left : 0;
+}
+
+void
+outbox_delete_due(void)
+{
+	if (outbox_delete_wait_ms() == 0)
+		outbox_delete_confirmed();
+}
+
 void
 outbox_close(void)
 {
+	outbox_delete_confirmed();
 	if (outbox_mq != NULL)
 		mq_close(outbox_mq);
 	outbox_mq = NULL;

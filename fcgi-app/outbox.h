@@ -1,9 +1,11 @@
 /*
  * The transactional outbox.  An event row is written in the same
  * transaction as the change it announces; once the answer is out, the
- * worker publishes it with publisher confirms and deletes the row when
- * RabbitMQ confirms.  Whatever stays (broker down, worker killed) is
- * republished by the relay in reset-mailer.
+ * worker publishes it with publisher confirms and deletes the row once
+ * RabbitMQ confirmed it: inside the transaction of the next outbox_add()
+ * when one comes soon, else in a statement of its own.  Whatever stays
+ * (broker down, worker killed) is republished by the relay in
+ * reset-mailer.
  */
 #ifndef OUTBOX_H
 #define OUTBOX_H
@@ -25,18 +27,23 @@ struct outbox_pending {
 
 /*
  * Adds event_id, type and occurred_at to payload, writes the row (inside
- * the caller's transaction) and queues it on r for publishing after the
- * answer.  Takes ownership of payload.
+ * the caller's transaction, with the deletion of confirmed rows) and
+ * queues it on r for publishing after the answer.  Takes ownership of
+ * payload.  A caller whose transaction fails sets r->pending to NULL.
  */
 enum db_status	outbox_add(struct req *, const char *routing_key,
 		    const char *email, struct json_object *payload);
 
-/* After the answer is sent: publishes what r queued. */
+/*
+ * After the answer is sent: publishes what r queued (r->pending NULL: its
+ * transaction was rolled back, and the confirmed rows it was to delete
+ * are listed again).
+ */
 void		outbox_publish_pending(struct req *);
 
 /*
- * Collects confirms that have arrived and deletes the confirmed rows,
- * waiting at most wait_ms for outstanding ones.
+ * Collects confirms that have arrived, listing the confirmed rows for
+ * deletion, waiting at most wait_ms for outstanding ones.
  */
 void		outbox_drain(int wait_ms);
 
@@ -49,6 +56,13 @@ size_t		outbox_unconfirmed(void);
  */
 int		outbox_confirm_fd(void);
 int		outbox_confirm_buffered(void);
+
+/*
+ * Milliseconds until confirmed rows are due to be deleted on their own
+ * (0: now; -1: none waits), and that deletion when they are due.
+ */
+int		outbox_delete_wait_ms(void);
+void		outbox_delete_due(void);
 
 void		outbox_close(void);
 

@@ -108,29 +108,39 @@ read_body(FCGX_Request *fr, struct req *r)
 }
 
 /*
- * While events wait for their publisher confirms, waits for the next
- * request (fd 0, the listening socket) and collects confirms as they
- * come, so neither waits for the other.  Returns when a request is
- * there, nothing is awaited any more, or we are stopping.  (nginx opens
- * a connection per request: fastcgi_keep_conn is off.)
+ * While events wait for their publisher confirms, or confirmed rows for
+ * their deletion, waits for the next request (fd 0, the listening socket)
+ * and collects confirms as they come, so neither waits for the other;
+ * confirmed rows left past their time are deleted on their own.  Returns
+ * when a request is there, nothing is awaited any more, or we are
+ * stopping.  (nginx opens a connection per request: fastcgi_keep_conn is
+ * off.)
  */
 static void
 wait_for_request(void)
 {
 	struct pollfd	pfd[2];
-	int		fd;
+	int		fd, wait_ms, n;
 
-	while (!stopping && (fd = outbox_confirm_fd()) >= 0) {
-		if (outbox_confirm_buffered()) {
+	while (!stopping) {
+		outbox_delete_due();
+		fd = outbox_confirm_fd();
+		wait_ms = outbox_delete_wait_ms();
+		if (fd < 0 && wait_ms < 0)
+			return;
+		if (fd >= 0 && outbox_confirm_buffered()) {
 			outbox_drain(0);
 			continue;
 		}
 		pfd[0].fd = 0;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = fd;
+		pfd[1].fd = fd;		/* poll() skips a negative one */
 		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) < 0)
+		pfd[1].revents = 0;
+		if ((n = poll(pfd, 2, wait_ms)) < 0)
 			return;
+		if (n == 0)
+			continue;	/* the deletion is due */
 		if (pfd[1].revents != 0)
 			outbox_drain(0);
 		if (pfd[0].revents != 0)

@@ -8,6 +8,8 @@ var/stack.env of this repository, i.e. the `make run` stack). Fixtures:
   base_url     "http://127.0.0.1:<HTTP_PORT>"
   http         factory: http() -> requests.Session whose relative URLs go to
                base_url, with a 10 s default timeout
+  client       one such session from a fresh loopback address (127.x.y.z),
+               so the per-client limits count the test alone
   mailbox      the SMTP sink's folder: new(), wait_for(pred, timeout),
                expect_none(pred, wait); only mail arrived after the test began
   db           SQL as the application's database user: rows(), scalar(), execute()
@@ -21,6 +23,7 @@ Run with Debian's python: /usr/bin/python3 -m pytest tests/integration
 
 import contextlib
 import email
+import random
 import email.policy
 import os
 import shlex
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import requests.adapters
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -102,6 +106,30 @@ def http(base_url):
     yield make
     for session in sessions:
         session.close()
+
+
+class FromAddress(requests.adapters.HTTPAdapter):
+    """Connects from a given local address (any 127.x.y.z reaches 127.0.0.1)."""
+
+    def __init__(self, source_ip, **kwargs):
+        self.source_ip = source_ip
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["source_address"] = (self.source_ip, 0)
+        super().init_poolmanager(*args, **kwargs)
+
+
+def random_loopback_ip():
+    return "127.%d.%d.%d" % (random.randint(1, 254), random.randint(0, 255),
+                             random.randint(1, 254))
+
+
+@pytest.fixture
+def client(http):
+    session = http()
+    session.mount("http://", FromAddress(random_loopback_ip()))
+    return session
 
 
 class Mailbox:

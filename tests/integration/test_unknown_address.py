@@ -9,29 +9,17 @@ Real MariaDB, RabbitMQ, SMTP sink and reset-mailer (see conftest.py).
 
 import hashlib
 import json
-import random
 import signal
 import uuid
 from pathlib import Path
 
 import pytest
 
-from test_reset_flow import (_FromAddress, html_part, is_for, is_reset_mail,
-                             sql_str, text_part, wait_reset_mail, _wait)
+from test_reset_flow import (html_part, is_for, is_reset_mail, sql_str, text_part,
+                             wait_reset_mail, _wait)
 
 UNKNOWN_QUEUE = "password.reset.unknown"
 NOTICE_SUBJECT = {"en": "Password reset request", "zh-CN": "密码重置申请"}
-
-
-@pytest.fixture
-def client(http):
-    """One session from a fresh loopback address (per-IP limits count this
-    test alone)."""
-    session = http()
-    source_ip = "127.%d.%d.%d" % (random.randint(1, 254), random.randint(0, 255),
-                                  random.randint(1, 254))
-    session.mount("http://", _FromAddress(source_ip))
-    return session
 
 
 def new_address(tag="nobody"):
