@@ -61,16 +61,40 @@ def yes(ok):
     return "–" if ok is None else ("yes" if ok else "**no**")
 
 
+def merge_parts(rows):
+    """{(name, conns): wrk numbers}, the parts of a split measurement added
+    up: requests and seconds summed, percentiles weighted by requests."""
+    parts = {}
+    for r in rows:
+        parts.setdefault((r["name"], r["conns"]), []).append(r["wrk"])
+    out = {}
+    for key, ws in parts.items():
+        if len(ws) == 1:
+            out[key] = ws[0]
+            continue
+        n = sum(w["requests"] for w in ws) or 1
+        secs = sum(w["seconds"] for w in ws)
+        m = {k: sum(w[k] for w in ws) for k in ("requests", "seconds", "non2xx",
+                                                 "connect_errors", "read_errors",
+                                                 "write_errors", "timeouts")}
+        m["rps"] = m["requests"] / secs if secs else 0.0
+        for k in ("p50_us", "p90_us", "p99_us", "mean_us"):
+            m[k] = sum(w[k] * w["requests"] for w in ws) / n
+        m["max_us"] = max(w["max_us"] for w in ws)
+        out[key] = m
+    return out
+
+
 def main():
     out = sys.argv[1]
     rows = load(os.path.join(out, "results.jsonl"))
     meta = next((r for r in rows if r["kind"] == "meta"), {})
     meta_end = next((r for r in rows if r["kind"] == "meta_end"), {})
-    http = {(r["name"], r["conns"]): r["wrk"] for r in rows if r["kind"] == "http"}
+    http = merge_parts(r for r in rows if r["kind"] == "http")
     conns = sorted({c for (_, c) in http})
     argon = {r.get("conns", r["procs"]): r for r in rows if r["kind"] == "argon2"}
-    mailer = next((r for r in rows if r["kind"] == "mailer"), None)
-    sinks = {r["mode"]: r for r in rows if r["kind"] == "sink"}
+    mailers = [r for r in rows if r["kind"] == "mailer"]
+    sinks = {(r["mode"], r.get("round", 1)): r for r in rows if r["kind"] == "sink"}
     e2e = next((r for r in rows if r["kind"] == "e2e"), None)
     rss = [r for r in rows if r["kind"] == "rss"]
 
@@ -146,6 +170,10 @@ def main():
     # Known vs unknown address: the answer must not tell.
     L.append("### Known vs unknown address (POST /password/forgot)")
     L.append("")
+    L.append("Each measured in two halves, known, unknown, unknown, known, so "
+             "that a drift of the machine or of the growing queues hits both "
+             "alike; the halves' percentiles are weighted by their requests.")
+    L.append("")
     L.append("| conns | p50 known ms | p50 unknown ms | difference | p99 known ms "
              "| p99 unknown ms | target | met? |")
     L.append("|---:|---:|---:|---:|---:|---:|---|---|")
@@ -167,26 +195,36 @@ def main():
     L.append("")
     L.append("| measurement | messages | seconds | messages/s | ratio | target | met? |")
     L.append("|---|---:|---:|---:|---:|---|---|")
-    ceiling = sinks.get("reused-s4")
-    if mailer:
-        ratio = mailer["rate"] / ceiling["rate"] if ceiling and ceiling["rate"] else None
-        ok = ratio is not None and ratio >= 0.70 and mailer["delivered"] >= mailer["wanted"]
+    # Each round's ratio is to the ceiling measured right after it; the
+    # verdict is on the median round.
+    ratios = []
+    for m in mailers:
+        rnd = m.get("round", 1)
+        ceiling, single = sinks.get(("reused-s4", rnd)), sinks.get(("reused-s1", rnd))
+        ratio = m["rate"] / ceiling["rate"] if ceiling and ceiling["rate"] else None
+        ratios.append((ratio if ratio is not None else 0.0, m["delivered"] >= m["wanted"]))
+        L.append("| round %d: reset-mailer, %d queued events to the sink (first to last "
+                 ".eml) | %d | %.2f | %s | %s | | |" % (
+                     rnd, m["queued"], m["delivered"], m["seconds"], fmt_rate(m["rate"]),
+                     pct(ratio)))
+        for s_, text in ((ceiling, "sink ceiling: smtp-blast, 4 sessions, connections reused"),
+                         (single, "smtp-blast, 1 session, connection reused")):
+            if s_:
+                L.append("| round %d: %s | %d | %.2f | %s | %s | | |" % (
+                    rnd, text, s_["messages"], s_["seconds"], fmt_rate(s_["rate"]),
+                    pct(s_["rate"] / ceiling["rate"] if ceiling and ceiling["rate"] else None)))
+    if ratios:
+        ratios.sort()
+        median, _ = ratios[len(ratios) // 2]
+        ok = median >= 0.70 and all(delivered for _, delivered in ratios)
         verdicts.append(("mailer", ok))
-        L.append("| reset-mailer: %d queued events to the sink (first to last .eml) "
-                 "| %d | %.2f | %s | %s | ≥ 70%% of the sink's ceiling | %s |" % (
-                     mailer["queued"], mailer["delivered"], mailer["seconds"],
-                     fmt_rate(mailer["rate"]), pct(ratio), yes(ok)))
-    for mode, text in (("reused-s4", "sink ceiling: smtp-blast, 4 sessions, connections reused"),
-                       ("per-message-s1", "smtp-blast, 1 session, a connection per message (as the mailer)")):
-        s = sinks.get(mode)
-        if s:
-            L.append("| %s | %d | %.2f | %s | %s | | |" % (
-                text, s["messages"], s["seconds"], fmt_rate(s["rate"]),
-                "100%" if mode == "reused-s4" else pct(s["rate"] / ceiling["rate"] if ceiling else None)))
+        L.append("| reset-mailer, median of %d rounds | | | | %s | ≥ 70%% of the sink's "
+                 "ceiling | %s |" % (len(ratios), pct(median), yes(ok)))
     L.append("")
     L.append("The sink is the stack's own (`scripts/smtp_sink.py`: one fsynced "
-             "`.eml` file per message); message size %s bytes." % (
-                 ceiling["bytes"] if ceiling else "?"))
+             "`.eml` file per message); message size %s bytes. The mailer spreads "
+             "a batch over MAILER_SMTP_SESSIONS (4) sessions, like the ceiling's "
+             "blaster." % (next((r["bytes"] for r in sinks.values()), "?")))
     L.append("")
 
     # ---------------------------------------------------------------- e2e

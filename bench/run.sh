@@ -10,7 +10,8 @@
 # The stack is torn down at the end, whatever happens.
 #
 # Settings (environment): BENCH_DURATION (s per wrk run, default 5),
-# BENCH_CONNS ("1 8 32"), BENCH_MAIL_N (1000), BENCH_E2E_RATE (100/s),
+# BENCH_CONNS ("1 8 32"), BENCH_MAIL_N (1000), BENCH_MAIL_ROUNDS (3),
+# BENCH_E2E_RATE (100/s),
 # BENCH_E2E_SECS (10), BENCH_HTTP_PORT (28180; +1 and +2 serve the
 # baselines), BENCH_DB_PORT (23317), BENCH_AMQP_PORT (25683),
 # BENCH_AMQP_DIST_PORT (25883), BENCH_SMTP_PORT (22535); ARGON2_OPSLIMIT and
@@ -50,6 +51,7 @@ HELLO_PORT=$((HTTP_PORT + 2))
 DURATION=${BENCH_DURATION:-5}
 read -r -a CONNS <<<"${BENCH_CONNS:-1 8 32}"
 MAIL_N=${BENCH_MAIL_N:-1000}
+MAIL_ROUNDS=${BENCH_MAIL_ROUNDS:-3}
 E2E_RATE=${BENCH_E2E_RATE:-100}
 E2E_SECS=${BENCH_E2E_SECS:-10}
 E2E_N=$(( (E2E_RATE * E2E_SECS) ))
@@ -152,14 +154,16 @@ rss_snapshot() {
 
 # One wrk run; its numbers go to results.jsonl and its output to raw/.
 #   run_wrk NAME CONNS URL [seconds] [VAR=value...]
+# run_wrk NAME CONNS URL SECONDS [VAR=value...]; with PART set, one part of
+# a measurement split in several runs (report.py adds the parts up).
 run_wrk() {
     local name=$1 c=$2 url=$3 d=$4; shift 4
-    local t=$((c < 2 ? 1 : 2)) file=$RAW/$name-c$c.txt line
+    local t=$((c < 2 ? 1 : 2)) file=$RAW/$name-c$c${PART:+-$PART}.txt line
     env "$@" wrk -t"$t" -c"$c" -d"${d}s" --timeout 30s --latency \
         -s bench/wrk.lua "$url" > "$file" 2>&1 || true
     line=$(sed -n 's/^BENCH_JSON //p' "$file")
     [[ -n $line ]] || die "wrk produced no numbers for $name c=$c (see $file)"
-    record "{\"kind\": \"http\", \"name\": \"$name\", \"conns\": $c, \"wrk\": $line}"
+    record "{\"kind\": \"http\", \"name\": \"$name\", \"conns\": $c, \"part\": \"${PART:-}\", \"wrk\": $line}"
     say "$(printf '%-15s c=%-3s %s' "$name" "$c" \
         "$($PY -c 'import json,sys; w=json.loads(sys.argv[1]); print("%.0f req/s  p50 %.2f ms  p99 %.2f ms  non2xx %d" % (w["rps"], w["p50_us"]/1e3, w["p99_us"]/1e3, w["non2xx"]))' "$line")")"
 }
@@ -272,7 +276,7 @@ seed() {
 }
 
 http_phases() {
-    local c fk fu lg
+    local c fk fu lg half=$(( (DURATION + 1) / 2 ))
     fk="{\"email\": \"$BENCH_EMAIL\"}"
     fu="{\"email\": \"$UNKNOWN_EMAIL\"}"
     lg="{\"email\": \"$BENCH_EMAIL\", \"password\": \"$BENCH_PW\"}"
@@ -291,8 +295,12 @@ http_phases() {
         run_wrk static "$c" "http://127.0.0.1:$STATIC_PORT/" "$DURATION"
         run_wrk fcgi-hello "$c" "http://127.0.0.1:$HELLO_PORT/hello" "$DURATION"
         run_wrk get-user "$c" "$APP/user/$USER_ID" "$DURATION" WRK_TOKEN="$TOKEN"
-        run_wrk forgot-known "$c" "$APP/password/forgot" "$DURATION" WRK_METHOD=POST WRK_BODY="$fk"
-        run_wrk forgot-unknown "$c" "$APP/password/forgot" "$DURATION" WRK_METHOD=POST WRK_BODY="$fu"
+        # Known and unknown in halves, A B B A, so that a drift of the
+        # machine (or of the growing queues) over the four hits both alike.
+        PART=a run_wrk forgot-known "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fk"
+        PART=a run_wrk forgot-unknown "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fu"
+        PART=b run_wrk forgot-unknown "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fu"
+        PART=b run_wrk forgot-known "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fk"
     done
     rss_snapshot after-http
 
@@ -310,19 +318,24 @@ http_phases() {
     rss_snapshot after-login
 }
 
-mailer_phase() {
-    local before after depth i last_count stall sample
-    say "mailer: queueing $MAIL_N events"
+# One round: N events queued while the mailer is stopped, then the mailer
+# started and timed from the first .eml to the last; then the sink's own
+# ceiling (a blaster on 4 reused sessions) and, for context, one reused
+# session. Rounds alternate the two, so the machine's other load hits both.
+mailer_round() {
+    local round=$1 before after depth i last_count stall sample
+    stop_mailer
+    say "mailer round $round: queueing $MAIL_N events"
     rmq purge_queue "$QUEUE" > /dev/null || die "purging $QUEUE failed"
     echo "DELETE FROM outbox;" | sql
     $PY bench/loadgen.py burst --url "$APP/password/forgot" --n "$MAIL_N" --conc 8 \
-        --emails "$BENCH_EMAIL" > "$RAW/mailer-enqueue.json" || die "queueing events failed (see $RAW/mailer-enqueue.json)"
+        --emails "$BENCH_EMAIL" > "$RAW/mailer-enqueue-$round.json" || die "queueing events failed (see $RAW/mailer-enqueue-$round.json)"
     for ((i = 0; i < 40; i++)); do
         depth=$(queue_depth)
         ((${depth:-0} >= MAIL_N)) && break
         sleep 0.5
     done
-    say "mailer: $depth events queued; starting reset-mailer"
+    say "mailer round $round: $depth events queued; starting reset-mailer"
     before=$(mail_count)
     start_mailer
     last_count=$before; stall=0
@@ -337,35 +350,42 @@ mailer_phase() {
         fi
         last_count=$after
     done
-    ls "$MAIL_DIR" | grep '\.eml$' | sort | tail -n "$((after - before))" > "$RAW/mailer-files.txt"
-    record "$($PY - "$RAW/mailer-files.txt" "$MAIL_N" "$depth" <<'EOF'
+    ls "$MAIL_DIR" | grep '\.eml$' | sort | tail -n "$((after - before))" > "$RAW/mailer-files-$round.txt"
+    record "$($PY - "$RAW/mailer-files-$round.txt" "$MAIL_N" "$depth" "$round" <<'EOF'
 import json, sys
 names = [l.strip() for l in open(sys.argv[1]) if l.strip()]
 ts = [int(n.split("-", 1)[0]) for n in names]
 n = len(ts)
 secs = (max(ts) - min(ts)) / 1e9 if n > 1 else 0.0
-print(json.dumps({"kind": "mailer", "wanted": int(sys.argv[2]), "queued": int(sys.argv[3] or 0),
-                  "delivered": n, "seconds": round(secs, 3),
+print(json.dumps({"kind": "mailer", "round": int(sys.argv[4]), "wanted": int(sys.argv[2]),
+                  "queued": int(sys.argv[3] or 0), "delivered": n, "seconds": round(secs, 3),
                   "rate": round((n - 1) / secs, 1) if secs > 0 else 0}))
 EOF
 )"
-    say "mailer: $(tail -n1 "$RESULTS")"
+    say "mailer round $round: $(tail -n1 "$RESULTS")"
 
     # The sink's own ceiling, with one of the messages the mailer just sent.
     sample=$VAR/sample.eml
-    [[ -s $RAW/mailer-files.txt ]] || die "the mailer delivered nothing (see $VAR/log/reset-mailer.log)"
-    tail -n +3 "$MAIL_DIR/$(tail -n1 "$RAW/mailer-files.txt")" > "$sample"
+    [[ -s $RAW/mailer-files-$round.txt ]] || die "the mailer delivered nothing (see $VAR/log/reset-mailer.log)"
+    tail -n +3 "$MAIL_DIR/$(tail -n1 "$RAW/mailer-files-$round.txt")" > "$sample"
     local mode args
-    for mode in reused-s4 per-message-s1; do
+    for mode in reused-s4 reused-s1; do
         case $mode in
             reused-s4) args=(-s 4) ;;
-            per-message-s1) args=(-s 1 -c) ;;
+            reused-s1) args=(-s 1) ;;
         esac
         "$BIN/smtp-blast" -p "$SMTP_PORT" -n "$MAIL_N" "${args[@]}" -f "$sample" \
-            > "$RAW/smtp-blast-$mode.txt" 2>&1 || die "smtp-blast failed (see $RAW/smtp-blast-$mode.txt)"
-        record "$(awk -v m="$mode" '/^messages/ { printf "{\"kind\": \"sink\", \"mode\": \"%s\", \"messages\": %d, \"seconds\": %s, \"rate\": %s, \"bytes\": %d}", m, $2, $4, $6, $11 }' \
-            "$RAW/smtp-blast-$mode.txt")"
-        say "sink ceiling ($mode): $(cat "$RAW/smtp-blast-$mode.txt")"
+            > "$RAW/smtp-blast-$mode-$round.txt" 2>&1 || die "smtp-blast failed (see $RAW/smtp-blast-$mode-$round.txt)"
+        record "$(awk -v m="$mode" -v r="$round" '/^messages/ { printf "{\"kind\": \"sink\", \"mode\": \"%s\", \"round\": %d, \"messages\": %d, \"seconds\": %s, \"rate\": %s, \"bytes\": %d}", m, r, $2, $4, $6, $11 }' \
+            "$RAW/smtp-blast-$mode-$round.txt")"
+        say "mailer round $round: sink ($mode): $(cat "$RAW/smtp-blast-$mode-$round.txt")"
+    done
+}
+
+mailer_phase() {
+    local round
+    for ((round = 1; round <= MAIL_ROUNDS; round++)); do
+        mailer_round "$round"
     done
 }
 
