@@ -338,14 +338,17 @@ mailer_render(const struct mailer_event *ev, struct buf *msg, char *why,
 
 	buf_init(&text);
 	buf_init(&html);
+	if ((subject = tmpl_string(ev->locale, k->subject_key)) == NULL)
+		subject = k->subject_default;
 	mailer_context(ev->obj);
+	/* The HTML layout's title. */
+	json_object_object_add(ev->obj, "subject",
+	    json_object_new_string(subject));
 	if (tmpl_render(k->tmpl_txt, ev->locale, ev->obj, &text, why,
 	    whylen) == -1 ||
 	    tmpl_render(k->tmpl_html, ev->locale, ev->obj, &html, why,
 	    whylen) == -1)
 		goto out;
-	if ((subject = tmpl_string(ev->locale, k->subject_key)) == NULL)
-		subject = k->subject_default;
 	memset(&mail, 0, sizeof mail);
 	mail.from = cfg_str(CFG_MAIL_FROM);
 	mail.to_name = ev->name;

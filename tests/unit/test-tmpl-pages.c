@@ -211,10 +211,14 @@ main(void)
 		out = render("email/reset.txt", loc, "{\"reset_url\": \"u\", "
 		    "\"expires_at\": \"e\"}");
 		CHECK(strncmp(out, "ERR", 3) != 0);
-		out = render("email/reset.html", loc, "{\"name\": \"Tom & Jo\", "
+		out = render("email/reset.html", loc, "{\"subject\": \"S<\", "
+		    "\"name\": \"Tom & Jo\", "
 		    "\"reset_url\": \"https://x.example/r?token=a&x=1\", "
 		    "\"expires_at\": \"soon\"}");
 		CHECK(strstr(out, "Tom &amp; Jo") != NULL);
+		/* The shared layout: its title, the card's close. */
+		CHECK(strstr(out, "<title>S&lt;</title>") != NULL);
+		CHECK(strstr(out, "</table>\n</body>\n</html>") != NULL);
 		CHECK(strstr(out, "<a href=\"https://x.example/r?token=a&amp;"
 		    "x=1\"") != NULL);
 		CHECK(strstr(out, "<img") == NULL);
@@ -223,7 +227,8 @@ main(void)
 		    "\"forgot_url\": \"https://x.example/password/forgot\"}");
 		CHECK(strstr(out, "2025-01-31 14:05 UTC") != NULL);
 		CHECK(strstr(out, "https://x.example/password/forgot") != NULL);
-		out = render("email/changed.html", loc, "{\"occurred_at\": "
+		out = render("email/changed.html", loc, "{\"subject\": \"S\", "
+		    "\"occurred_at\": "
 		    "\"now\", \"forgot_url\": \"https://x.example/f\"}");
 		CHECK(strstr(out, "href=\"https://x.example/f\"") != NULL);
 
@@ -237,7 +242,8 @@ main(void)
 		out = render("email/unknown.txt", loc, "{\"email\": \"a@x\"}");
 		CHECK(strncmp(out, "ERR", 3) != 0);
 		CHECK(strstr(out, "http") == NULL);
-		out = render("email/unknown.html", loc, "{\"email\": "
+		out = render("email/unknown.html", loc, "{\"subject\": \"S\", "
+		    "\"email\": "
 		    "\"t&j@x.example\", \"forgot_url\": \"https://x.example/f\"}");
 		CHECK(strstr(out, "<strong>t&amp;j@x.example</strong>") != NULL);
 		CHECK(strstr(out, "href=\"https://x.example/f\"") != NULL);
