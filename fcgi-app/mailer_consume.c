@@ -25,6 +25,14 @@
 #include "tmpl.h"
 
 #define MAILER_CONFIRM_MS	5000
+/*
+ * How long the record of mail sent waits for the database to come back
+ * (a restart takes seconds), in steps.  An event acked unrecorded is
+ * mailed twice if the relay republishes it; held longer, a stop of the
+ * container (10 s to SIGKILL) would lose the acks instead.
+ */
+#define MAILER_RECORD_WAIT_MS	8000
+#define MAILER_RECORD_STEP_MS	250
 #define MAILER_MAX_DELAY_MS	(24LL * 3600 * 1000)
 
 /* The kinds of event the mailer sends a message for, by event type. */
@@ -501,21 +509,29 @@ mailer_prepare(struct mailer *m, struct mailer_job *jobs, size_t k)
 
 /*
  * Records the sent events, all or none, before any is acked: a
- * redelivery after a crash is then a duplicate, not a second email.
+ * redelivery after a crash, or a relayed copy of an event whose outbox
+ * row outlived a database outage, is then a duplicate, not a second
+ * email.  Waits up to MAILER_RECORD_WAIT_MS for the database.
  */
 static void
 mailer_record_sent(struct arena *a, const struct mailer_job *jobs, size_t n,
     const struct mail_item *items)
 {
 	const char	**ids = arena_calloc(a, n, sizeof *ids);
+	struct timespec	  step = { 0, MAILER_RECORD_STEP_MS * 1000000L };
 	size_t		  i, k = 0;
+	long		  waited;
 
 	for (i = 0; i < n; i++)
 		if (jobs[i].stage == STAGE_READY &&
 		    items[jobs[i].item].res.status == MAIL_SENT)
 			ids[k++] = jobs[i].ev.event_id;
-	if (mailer_sent_record(a, ids, k) == 0)
-		return;
+	for (waited = 0; waited <= MAILER_RECORD_WAIT_MS;
+	    waited += MAILER_RECORD_STEP_MS) {
+		if (mailer_sent_record(a, ids, k) == 0)
+			return;
+		(void)nanosleep(&step, NULL);
+	}
 	for (i = 0; i < k; i++)
 		log_kv(LOG_WARN, "mail.dedup_not_recorded", "event_id", ids[i],
 		    NULL);

@@ -14,6 +14,8 @@ the SMTP reply given instead of accepting, e.g.
     451 4.3.0 Try again later      -> reply to DATA
     554 5.7.1 Rejected             -> reply to DATA
     RCPT 550 5.1.1 No such user    -> reply to RCPT TO (prefix "RCPT ")
+    DELAY 3                        -> store the message, then wait 3 s
+                                      before the 250 (a slow server)
 Delete the file to restore normal service.
 """
 
@@ -47,6 +49,8 @@ class SinkHandler:
             return None
         if line.upper().startswith("RCPT "):
             return line[5:].strip() if stage == "RCPT" else None
+        if line.upper().startswith("DELAY "):
+            return line if stage == "DELAY" else None
         return line if stage == "DATA" else None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -74,6 +78,9 @@ class SinkHandler:
         print("stored %s from=%s to=%s" % (name, envelope.mail_from,
                                            ",".join(envelope.rcpt_tos)),
               flush=True)
+        delay = self._fault("DELAY")
+        if delay:
+            await asyncio.sleep(float(delay.split()[1]))
         return "250 2.0.0 OK stored as %s" % name
 
 

@@ -566,3 +566,33 @@ def test_smtp_down_for_a_while_then_mail_arrives_once(stack, base_url, db):
     outcomes = [l for l in log_lines(stack, "reset-mailer.log", mlog)[0] if '"mail.outcome"' in l]
     print("smtp down: outcomes %s" % _outcomes(outcomes))
     assert not [l for l in outcomes if '"dead"' in l], "dead-lettered: %s" % outcomes
+
+
+def test_mail_taken_while_the_database_is_down_is_still_recorded(stack, base_url, db,
+                                                                  mailbox, smtp_fault):
+    """The sink takes a reset mail slowly; MariaDB goes down before its 250
+    and comes back a few seconds later. The mailer must record the event in
+    mail_sent before it acks, so that a relayed or redelivered copy is a
+    duplicate, not a second mail: it waits for the database."""
+    prefix = "frec-%s" % uuid.uuid4().hex[:12]
+    addr = make_users(db, prefix, 1)[0]
+    server = Server(stack, "mariadb.pid", "mariadb.log")
+    try:
+        with smtp_fault("DELAY 2"):
+            assert forgot(base_url, addr) == 202
+            msg = mailbox.wait_for(lambda m: addr in str(m.get("X-Sink-Rcpt-To", "")),
+                                   timeout=20)
+            server.stop()           # the 250 comes while the database is down
+            time.sleep(3)
+        server.start()
+        _wait(lambda: _db_up(db), 30, interval=0.2, what="MariaDB to come back")
+        event_id = str(msg["Message-ID"]).strip("<>").split("@")[0]
+        _wait(lambda: db.scalar("SELECT COUNT(*) FROM mail_sent WHERE event_id = '%s'"
+                                % event_id) == "1", 15, interval=0.2,
+              what="the event in mail_sent")
+    finally:
+        if server.stopped:
+            server.start()
+            _wait(lambda: _db_up(db), 30, interval=0.2, what="MariaDB to come back")
+    mailbox.expect_none(lambda m: addr in str(m.get("X-Sink-Rcpt-To", "")) and
+                        m.path != msg.path, wait=2)
