@@ -53,5 +53,5 @@ main(void)
 	CHECK_STR(locale_location(a, "lang=en&next=/%09%5Cevil.example"),
 	    "/user/login");
 	arena_free(a);
-	return check_done("test-review-locale-redirect");
+	return check_done("test-pages-locale-redirect");
 }

@@ -65,5 +65,5 @@ main(void)
 
 	/* Nothing allocated by the request may be left unreachable. */
 	CHECK(__lsan_do_recoverable_leak_check() == 0);
-	return check_done("test-review-reset-errors-leak");
+	return check_done("test-reset-form-errors");
 }
