@@ -490,6 +490,11 @@ mq_poll_confirms(struct mq *mq, int timeout_ms,
 		return -1;
 	deadline = mq_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	for (;;) {
+		/*
+		 * Decoded frames live in the connection's pool until it is
+		 * released: without this every confirm kept its bytes.
+		 */
+		amqp_maybe_release_buffers(mq->conn);
 		/* Wait only for the first frame; then take what is there. */
 		tv = mq_tv(waited ? 0 : (int)(deadline - mq_now_ms()));
 		rc = amqp_simple_wait_frame_noblock(mq->conn, &f, &tv);

@@ -7,7 +7,7 @@ Starts scripts/stack.sh on its own ports (SOAK_HTTP_PORT 19380 and the
 other SOAK_*_PORT) with the release build, then SOAK_THREADS (4) clients
 each play users for SOAK_SECONDS (180) in all: register, log in, read,
 update, ask for a reset and use the emailed token, log in with the new
-password, delete, plus bad input of every kind, the pages with their
+password, delete, probe unknown addresses, plus bad input of every kind, the pages with their
 forms and, now and then, a full tour of every route (routes.py). Each
 client comes from its own loopback addresses, so nginx's limit_req and
 the per-IP throttles do not shape the load.
@@ -148,6 +148,14 @@ class Player(threading.Thread):
                      json={"real_name": "Soak %s" % uuid.uuid4().hex[:6],
                            "avatar": self.rng.choice(["", "https://example.test/a.png"])})
 
+    def probe(self):
+        """A reset asked for an address without an account, as an
+        enumeration attack sends them: each one still writes, publishes
+        and confirms an event (password.reset.unknown), so a leak per
+        event shows here."""
+        self.req("probe", {202}, "POST", "/password/forgot",
+                 json={"email": "probe-%s@example.test" % uuid.uuid4().hex})
+
     def forgot(self):
         u = self.user()
         if u is None:
@@ -282,7 +290,8 @@ class Player(threading.Thread):
 
     def run(self):
         actions = [(self.register, 8), (self.login, 10), (self.get, 25), (self.validate, 6),
-                   (self.update, 10), (self.forgot, 6), (self.consume, 6), (self.delete, 2),
+                   (self.update, 10), (self.forgot, 6), (self.probe, 12), (self.consume, 6),
+                   (self.delete, 2),
                    (self.list, 3), (self.invalid, 18), (self.pages, 5), (self.tour, 0.15)]
         funcs = [a for a, _ in actions]
         weights = [w for _, w in actions]
