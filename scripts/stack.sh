@@ -409,8 +409,11 @@ start_rabbitmq() {
 }
 
 stop_rabbitmq() {
+    # `stop PIDFILE` waits for the pid file without end when it is gone
+    # (a second `down` at the same time removed it): bounded.
     if live_pid "$RMQ_PID" beam >/dev/null; then
-        rabbitmqctl stop "$RMQ_PID" >/dev/null 2>&1 || true
+        as_rabbit timeout 60 /usr/lib/rabbitmq/bin/rabbitmqctl -n "$RMQ_NODE" \
+            stop "$RMQ_PID" >/dev/null 2>&1 || true
     fi
     stop_pid "$RMQ_PID" beam 30
     stop_epmd_if_idle
