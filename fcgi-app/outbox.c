@@ -119,6 +119,17 @@ outbox_delete_confirmed(void)
 	arena_reset(outbox_arena);
 }
 
+/* Lists a confirmed row for deletion (deleting the list first if full). */
+static void
+outbox_list_confirmed(long long id)
+{
+	if (outbox_nconfirmed == OUTBOX_CONFIRMED_MAX)
+		outbox_delete_confirmed();
+	if (outbox_nconfirmed == 0)
+		outbox_confirmed_since = outbox_now_ms();
+	outbox_confirmed[outbox_nconfirmed++] = id;
+}
+
 /*
  * Inside the caller's transaction: deletes the confirmed rows with it.
  * They count as deleted once it commits (outbox_publish_pending).
@@ -128,7 +139,8 @@ outbox_take_confirmed(struct arena *a)
 {
 	enum db_status	st;
 
-	if (outbox_nconfirmed == 0)
+	if (outbox_nconfirmed == 0 ||
+	    outbox_ntaken + outbox_nconfirmed > OUTBOX_CONFIRMED_MAX)
 		return DB_OK;
 	if ((st = outbox_delete(a, outbox_confirmed, outbox_nconfirmed)) !=
 	    DB_OK)
@@ -146,13 +158,8 @@ outbox_settle_taken(int committed)
 {
 	size_t	i;
 
-	for (i = 0; i < outbox_ntaken && !committed; i++) {
-		if (outbox_nconfirmed == OUTBOX_CONFIRMED_MAX)
-			outbox_delete_confirmed();
-		if (outbox_nconfirmed == 0)
-			outbox_confirmed_since = outbox_now_ms();
-		outbox_confirmed[outbox_nconfirmed++] = outbox_taken[i];
-	}
+	for (i = 0; i < outbox_ntaken && !committed; i++)
+		outbox_list_confirmed(outbox_taken[i]);
 	outbox_ntaken = 0;
 }
 
@@ -246,14 +253,8 @@ outbox_on_confirm(uint64_t tag, int multiple, int ack, void *arg)
 		struct outbox_inflight *w = &outbox_wait[i];
 
 		if (w->tag == tag || (multiple && w->tag < tag)) {
-			if (ack) {
-				if (outbox_nconfirmed == OUTBOX_CONFIRMED_MAX)
-					outbox_delete_confirmed();
-				if (outbox_nconfirmed == 0)
-					outbox_confirmed_since =
-					    outbox_now_ms();
-				outbox_confirmed[outbox_nconfirmed++] = w->id;
-			}
+			if (ack)
+				outbox_list_confirmed(w->id);
 			outbox_wait[i] = outbox_wait[--outbox_nwait];
 			continue;
 		}
