@@ -5,6 +5,7 @@
  * the request queued, and free the request's arena.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -108,39 +109,37 @@ read_body(FCGX_Request *fr, struct req *r)
 }
 
 /*
- * While events wait for their publisher confirms, or confirmed rows for
- * their deletion, waits for the next request (fd 0, the listening socket)
- * and collects confirms as they come, so neither waits for the other;
- * confirmed rows left past their time are deleted on their own.  Returns
- * when a request is there, nothing is awaited any more, or we are
- * stopping.  (nginx opens a connection per request: fastcgi_keep_conn is
- * off.)
+ * Waits for the next connection on fd 0 (the listening socket every
+ * worker shares), collecting publisher confirms as they come and deleting
+ * confirmed rows left past their time, so that neither waits for the
+ * other.  Returns when a connection waits, or when we are stopping.  The
+ * socket is non-blocking: a worker that loses a connection to another
+ * comes back here (EAGAIN) instead of sleeping in accept() with confirms
+ * uncollected.  (nginx opens a connection per request: fastcgi_keep_conn
+ * is off.)
  */
 static void
 wait_for_request(void)
 {
 	struct pollfd	pfd[2];
-	int		fd, wait_ms, n;
 
 	while (!stopping) {
 		outbox_delete_due();
-		fd = outbox_confirm_fd();
-		wait_ms = outbox_delete_wait_ms();
-		if (fd < 0 && wait_ms < 0)
-			return;
-		if (fd >= 0 && outbox_confirm_buffered()) {
+		if (outbox_confirm_fd() >= 0 && outbox_confirm_buffered()) {
 			outbox_drain(0);
 			continue;
 		}
 		pfd[0].fd = 0;
 		pfd[0].events = POLLIN;
-		pfd[1].fd = fd;		/* poll() skips a negative one */
+		pfd[0].revents = 0;
+		pfd[1].fd = outbox_confirm_fd();	/* poll() skips -1 */
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
-		if ((n = poll(pfd, 2, wait_ms)) < 0)
+		if (poll(pfd, 2, outbox_delete_wait_ms()) < 0) {
+			if (errno == EINTR)
+				continue;
 			return;
-		if (n == 0)
-			continue;	/* the deletion is due */
+		}
 		if (pfd[1].revents != 0)
 			outbox_drain(0);
 		if (pfd[0].revents != 0)
@@ -291,6 +290,7 @@ main(int argc, char *argv[])
 	struct arena	*arena;
 	struct req	 r;
 	char		 err[256];
+	int		 flags, rc;
 
 	log_set_program("user-fcgi");
 	if (cfg_load(CFG_PROG_FCGI, err, sizeof(err)) != 0) {
@@ -315,14 +315,26 @@ main(int argc, char *argv[])
 		log_kv(LOG_ERROR, "fcgi.init_failed", NULL);
 		return 1;
 	}
+	/* See wait_for_request; accepted sockets do not inherit it. */
+	if ((flags = fcntl(0, F_GETFL)) == -1 ||
+	    fcntl(0, F_SETFL, flags | O_NONBLOCK) == -1) {
+		log_kv(LOG_ERROR, "fcgi.init_failed", NULL);
+		return 1;
+	}
 	/* Not fatal: the first request retries, and reports 503 if need be. */
 	(void)db_connect();
 	arena = arena_new();
 	log_kv(LOG_INFO, "worker.started", NULL);
 	while (!stopping) {
 		wait_for_request();
-		if (stopping || FCGX_Accept_r(&fr) < 0)
+		if (stopping)
 			break;
+		if ((rc = FCGX_Accept_r(&fr)) < 0) {
+			/* Another worker took it, or a signal came. */
+			if (rc == -EAGAIN || rc == -EWOULDBLOCK || rc == -EINTR)
+				continue;
+			break;
+		}
 		http_req_init(&r, arena);
 		handle(&fr, &r);
 		FCGX_Finish_r(&fr);

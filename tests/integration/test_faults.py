@@ -32,7 +32,8 @@ from pathlib import Path
 
 import pytest
 import requests
-import requests.adapters
+
+from conftest import FromAddress as _FromAddress
 
 MAIL_TIMEOUT = 40
 GOOD = {"get": 200, "forgot": 202}
@@ -145,20 +146,6 @@ def _db_up(db):
         return db.scalar("SELECT 1") == "1"
     except (AssertionError, subprocess.TimeoutExpired):
         return False
-
-
-class _FromAddress(requests.adapters.HTTPAdapter):
-    """Connects from a given loopback address (127.x.y.z reaches 127.0.0.1),
-    so the per-client limits (nginx limit_req, THROTTLE_*_IP) count this
-    test alone."""
-
-    def __init__(self, source_ip):
-        self.source_ip = source_ip
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source_ip, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def _random_ip():

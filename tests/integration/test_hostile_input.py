@@ -34,7 +34,8 @@ from pathlib import Path
 
 import pytest
 import requests
-import requests.adapters
+
+from conftest import FromAddress as _FromAddress
 
 PASSWORD = "hostile-pass-123"
 INJECT = "\r\nX-Injected: 1\r\nBcc: evil@example.com"
@@ -45,15 +46,6 @@ NOT_STRING = "must be a string"
 
 
 # ---------------------------------------------------------------- clients
-
-class _FromAddress(requests.adapters.HTTPAdapter):
-    def __init__(self, source_ip, **kwargs):
-        self.source_ip = source_ip
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source_ip, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def new_ip():

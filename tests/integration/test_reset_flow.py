@@ -20,7 +20,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import requests.adapters
+
+from conftest import FromAddress as _FromAddress
 
 RESET_SUBJECT_EN = "Reset your password"
 TOKEN_RE = r"[A-Za-z0-9_-]{43}"
@@ -28,17 +29,6 @@ MAIL_TIMEOUT = 20
 
 
 # ---------------------------------------------------------------- helpers
-
-class _FromAddress(requests.adapters.HTTPAdapter):
-    """Connects from a given local address (any 127.x.y.z reaches 127.0.0.1)."""
-
-    def __init__(self, source_ip):
-        self.source_ip = source_ip
-        super().__init__()
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source_ip, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 @pytest.fixture

@@ -29,8 +29,8 @@ import time
 import uuid
 
 import pytest
-import requests
-import requests.adapters
+
+from conftest import FromAddress as _FromAddress
 
 # README "Programs": the defaults when stack.env sets nothing.
 DEFAULTS = {
@@ -56,18 +56,6 @@ MAIL_TIMEOUT = 20
 def limit(stack, key):
     value = stack.get(key) or DEFAULTS[key]
     return int(value)
-
-
-class _FromAddress(requests.adapters.HTTPAdapter):
-    """Connects from a given local address."""
-
-    def __init__(self, source_ip, **kwargs):
-        self.source_ip = source_ip
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args, **kwargs):
-        kwargs["source_address"] = (self.source_ip, 0)
-        super().init_poolmanager(*args, **kwargs)
 
 
 def new_ip():

@@ -24,6 +24,8 @@
 #include "check.h"
 #include "mail.h"
 
+#define ITEMS_MAX	5
+
 /* How the fake server behaves. */
 enum fake_mode {
 	FAKE_NORMAL,		/* 550 for a recipient with "reject" */
@@ -167,10 +169,24 @@ set_port(int port, int sessions)
 	CHECK(cfg_load(CFG_PROG_MAILER, s, sizeof s) == 0);
 }
 
+/* Sends msg to each of the NULL-terminated rcpts, in one batch. */
+static void
+send_to(struct mail_item *items, const struct buf *msg, const char **rcpts)
+{
+	size_t	 n;
+
+	memset(items, 0, ITEMS_MAX * sizeof *items);
+	for (n = 0; rcpts[n] != NULL; n++) {
+		items[n].rcpt = rcpts[n];
+		items[n].msg = msg;
+	}
+	mail_send_batch(items, n);
+}
+
 int
 main(void)
 {
-	struct mail_item	 items[5];
+	struct mail_item	 items[ITEMS_MAX];
 	struct fake_seen	 seen;
 	struct buf		 msg;
 	struct mail_result	 res;
@@ -187,12 +203,8 @@ main(void)
 	/* Three messages, one connection; the refused one alone fails. */
 	pid = fake_start(FAKE_NORMAL, &port, &report);
 	set_port(port, 1);
-	memset(items, 0, sizeof items);
-	items[0].rcpt = "alice@example.com";
-	items[1].rcpt = "reject@example.com";
-	items[2].rcpt = "bob@example.com";
-	items[0].msg = items[1].msg = items[2].msg = &msg;
-	mail_send_batch(items, 3);
+	send_to(items, &msg, (const char *[]){ "alice@example.com",
+	    "reject@example.com", "bob@example.com", NULL });
 	seen = fake_wait(pid, report);
 	CHECK(seen.connections == 1);
 	CHECK(seen.mails == 3);
@@ -206,11 +218,8 @@ main(void)
 	/* The connection drops after the first: it stays sent. */
 	pid = fake_start(FAKE_DROP_AFTER_ONE, &port, &report);
 	set_port(port, 1);
-	memset(items, 0, sizeof items);
-	items[0].rcpt = "alice@example.com";
-	items[1].rcpt = "bob@example.com";
-	items[0].msg = items[1].msg = &msg;
-	mail_send_batch(items, 2);
+	send_to(items, &msg, (const char *[]){ "alice@example.com",
+	    "bob@example.com", NULL });
 	seen = fake_wait(pid, report);
 	CHECK(seen.connections == 1 && seen.accepted == 1);
 	CHECK(items[0].res.status == MAIL_SENT);
@@ -220,15 +229,9 @@ main(void)
 	/* Five messages over two sessions (threads): 3 + 2, each sent once. */
 	pid = fake_start(FAKE_NORMAL, &port, &report);
 	set_port(port, 2);
-	memset(items, 0, sizeof items);
-	items[0].rcpt = "a@example.com";
-	items[1].rcpt = "b@example.com";
-	items[2].rcpt = "reject@example.com";
-	items[3].rcpt = "d@example.com";
-	items[4].rcpt = "e@example.com";
-	items[0].msg = items[1].msg = items[2].msg = items[3].msg =
-	    items[4].msg = &msg;
-	mail_send_batch(items, 5);
+	send_to(items, &msg, (const char *[]){ "a@example.com",
+	    "b@example.com", "reject@example.com", "d@example.com",
+	    "e@example.com", NULL });
 	seen = fake_wait(pid, report);
 	CHECK(seen.connections == 2);
 	CHECK(seen.mails == 5);
@@ -242,11 +245,8 @@ main(void)
 	/* More sessions than messages: one connection a message. */
 	pid = fake_start(FAKE_NORMAL, &port, &report);
 	set_port(port, 8);
-	memset(items, 0, sizeof items);
-	items[0].rcpt = "a@example.com";
-	items[1].rcpt = "b@example.com";
-	items[0].msg = items[1].msg = &msg;
-	mail_send_batch(items, 2);
+	send_to(items, &msg, (const char *[]){ "a@example.com",
+	    "b@example.com", NULL });
 	seen = fake_wait(pid, report);
 	CHECK(seen.connections == 2 && seen.accepted == 2);
 	CHECK(items[0].res.status == MAIL_SENT);
@@ -257,11 +257,8 @@ main(void)
 	kill(pid, SIGKILL);
 	(void)fake_wait(pid, report);
 	set_port(port, 2);
-	memset(items, 0, sizeof items);
-	items[0].rcpt = "alice@example.com";
-	items[1].rcpt = "bob@example.com";
-	items[0].msg = items[1].msg = &msg;
-	mail_send_batch(items, 2);
+	send_to(items, &msg, (const char *[]){ "alice@example.com",
+	    "bob@example.com", NULL });
 	CHECK(items[0].res.status == MAIL_TRANSIENT);
 	CHECK(items[1].res.status == MAIL_TRANSIENT);
 	CHECK(items[0].res.reply[0] != '\0');
