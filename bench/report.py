@@ -170,9 +170,10 @@ def main():
     # Known vs unknown address: the answer must not tell.
     L.append("### Known vs unknown address (POST /password/forgot)")
     L.append("")
-    L.append("Each measured in two halves, known, unknown, unknown, known, so "
-             "that a drift of the machine or of the growing queues hits both "
-             "alike; the halves' percentiles are weighted by their requests.")
+    L.append("Each measured in four parts, known, unknown, unknown, known, "
+             "twice over, so that a drift of the machine or of the growing "
+             "queues hits both alike; the parts' percentiles are weighted by "
+             "their requests.")
     L.append("")
     L.append("| conns | p50 known ms | p50 unknown ms | difference | p99 known ms "
              "| p99 unknown ms | target | met? |")

@@ -276,7 +276,7 @@ seed() {
 }
 
 http_phases() {
-    local c fk fu lg half=$(( (DURATION + 1) / 2 ))
+    local c fk fu lg part_s=$(( DURATION / 2 < 2 ? 2 : DURATION / 2 ))
     fk="{\"email\": \"$BENCH_EMAIL\"}"
     fu="{\"email\": \"$UNKNOWN_EMAIL\"}"
     lg="{\"email\": \"$BENCH_EMAIL\", \"password\": \"$BENCH_PW\"}"
@@ -295,12 +295,15 @@ http_phases() {
         run_wrk static "$c" "http://127.0.0.1:$STATIC_PORT/" "$DURATION"
         run_wrk fcgi-hello "$c" "http://127.0.0.1:$HELLO_PORT/hello" "$DURATION"
         run_wrk get-user "$c" "$APP/user/$USER_ID" "$DURATION" WRK_TOKEN="$TOKEN"
-        # Known and unknown in halves, A B B A, so that a drift of the
-        # machine (or of the growing queues) over the four hits both alike.
-        PART=a run_wrk forgot-known "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fk"
-        PART=a run_wrk forgot-unknown "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fu"
-        PART=b run_wrk forgot-unknown "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fu"
-        PART=b run_wrk forgot-known "$c" "$APP/password/forgot" "$half" WRK_METHOD=POST WRK_BODY="$fk"
+        # Known and unknown in four parts each, A B B A A B B A, so that a
+        # drift of the machine (or of the growing queues) hits both alike.
+        local part
+        for part in a b; do
+            PART=${part}1 run_wrk forgot-known "$c" "$APP/password/forgot" "$part_s" WRK_METHOD=POST WRK_BODY="$fk"
+            PART=${part}1 run_wrk forgot-unknown "$c" "$APP/password/forgot" "$part_s" WRK_METHOD=POST WRK_BODY="$fu"
+            PART=${part}2 run_wrk forgot-unknown "$c" "$APP/password/forgot" "$part_s" WRK_METHOD=POST WRK_BODY="$fu"
+            PART=${part}2 run_wrk forgot-known "$c" "$APP/password/forgot" "$part_s" WRK_METHOD=POST WRK_BODY="$fk"
+        done
     done
     rss_snapshot after-http
 
