@@ -93,8 +93,4 @@ struct mail_item {
  */
 void	mail_send_batch(struct mail_item *items, size_t n);
 
-/* mail_send_batch() of one message.  Returns res->status. */
-enum mail_status mail_send(const char *rcpt, const struct buf *msg,
-	    struct mail_result *res);
-
 #endif

@@ -333,12 +333,6 @@ outbox_publish_pending(struct req *r)
 	 */
 }
 
-size_t
-outbox_unconfirmed(void)
-{
-	return outbox_nwait;
-}
-
 int
 outbox_confirm_fd(void)
 {

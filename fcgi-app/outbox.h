@@ -47,9 +47,6 @@ void		outbox_publish_pending(struct req *);
  */
 void		outbox_drain(int wait_ms);
 
-/* How many published events still wait for their confirm. */
-size_t		outbox_unconfirmed(void);
-
 /*
  * The broker socket to poll() for confirms while idle (-1: nothing to
  * wait for), and whether confirms are already buffered.

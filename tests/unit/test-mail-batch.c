@@ -189,7 +189,6 @@ main(void)
 	struct mail_item	 items[ITEMS_MAX];
 	struct fake_seen	 seen;
 	struct buf		 msg;
-	struct mail_result	 res;
 	int			 port, report;
 	pid_t			 pid;
 
@@ -264,8 +263,9 @@ main(void)
 	CHECK(items[0].res.reply[0] != '\0');
 
 	/* A bad address is refused for good, without a connection. */
-	CHECK(mail_send("not an address", &msg, &res) == MAIL_PERMANENT);
-	CHECK(strcmp(res.reply, "invalid address") == 0);
+	send_to(items, &msg, (const char *[]){ "not an address", NULL });
+	CHECK(items[0].res.status == MAIL_PERMANENT);
+	CHECK(strcmp(items[0].res.reply, "invalid address") == 0);
 
 	buf_free(&msg);
 	return check_done("test-mail-batch");
