@@ -47,22 +47,26 @@ mail_msgcb(void **ctx, int *len, void *arg)
 	return src->data;
 }
 
+/* Sets res->reply to a server's text: control bytes blanked, trimmed. */
+static void
+mail_reply_set(struct mail_result *res, const char *text, size_t len)
+{
+	size_t	 n = len < sizeof res->reply - 1 ? len : sizeof res->reply - 1;
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		res->reply[i] = (unsigned char)text[i] < 0x20 ? ' ' : text[i];
+	while (i > 0 && res->reply[i - 1] == ' ')
+		i--;
+	res->reply[i] = '\0';
+}
+
 /* Keeps the server's last reply line for errors without a status. */
 static void
 mail_monitorcb(const char *line, int len, int writing, void *arg)
 {
-	struct mail_result	*res = arg;
-	size_t			 n, i;
-
-	if (writing != SMTP_CB_READING || len <= 0)
-		return;
-	n = (size_t)len < sizeof res->reply - 1 ? (size_t)len :
-	    sizeof res->reply - 1;
-	for (i = 0; i < n; i++)
-		res->reply[i] = (unsigned char)line[i] < 0x20 ? ' ' : line[i];
-	while (i > 0 && res->reply[i - 1] == ' ')
-		i--;
-	res->reply[i] = '\0';
+	if (writing == SMTP_CB_READING && len > 0)
+		mail_reply_set(arg, line, (size_t)len);
 }
 
 /* Gives libesmtp's AUTH mechanism the configured user and password. */
@@ -135,8 +139,6 @@ mail_eventcb(smtp_session_t s, int event, void *arg, ...)
 static void
 mail_result_of(struct mail_result *res, const smtp_status_t *st)
 {
-	size_t	 i;
-
 	res->code = st->code;
 	if (st->code >= 200 && st->code < 300)
 		res->status = MAIL_SENT;
@@ -144,14 +146,8 @@ mail_result_of(struct mail_result *res, const smtp_status_t *st)
 		res->status = MAIL_PERMANENT;
 	else
 		res->status = MAIL_TRANSIENT;
-	if (st->text == NULL)
-		return;
-	snprintf(res->reply, sizeof res->reply, "%s", st->text);
-	for (i = 0; res->reply[i] != '\0'; i++)
-		if ((unsigned char)res->reply[i] < 0x20)
-			res->reply[i] = ' ';
-	while (i > 0 && res->reply[i - 1] == ' ')
-		res->reply[--i] = '\0';
+	if (st->text != NULL)
+		mail_reply_set(res, st->text, strlen(st->text));
 }
 
 /* A failure of the whole session, worded for the log: "what (last)". */
@@ -185,9 +181,7 @@ mail_outcome(struct mail_result *res, smtp_message_t m, smtp_recipient_t r,
 		mail_result_of(res, smtp_reverse_path_status(m));
 	else if (smtp_recipient_status(r)->code >= 400)
 		mail_result_of(res, smtp_recipient_status(r));
-	else if (st->code >= 200 && st->code < 300)
-		mail_result_of(res, st);
-	else if (st->code >= 400)
+	else if ((st->code >= 200 && st->code < 300) || st->code >= 400)
 		mail_result_of(res, st);
 	else {
 		*res = *session;
@@ -386,14 +380,4 @@ mail_send_batch(struct mail_item *items, size_t n)
 		else
 			mail_send_session(sl[i].items, sl[i].n);
 	}
-}
-
-enum mail_status
-mail_send(const char *rcpt, const struct buf *msg, struct mail_result *res)
-{
-	struct mail_item	 item = { rcpt, msg, { MAIL_TRANSIENT, 0, "" } };
-
-	mail_send_batch(&item, 1);
-	*res = item.res;
-	return res->status;
 }

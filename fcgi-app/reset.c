@@ -99,8 +99,9 @@ reset_public_url(struct arena *a, const char *path, const char *token)
 
 /*
  * Writes the reset row and its event; inside reset_request's transaction.
- * user is the account's row (id, name, email), and email its address.
- * An unknown address (user == NULL) gets the same two rows, so that the
+ * user is the account's row (id, name, email): its stored address is the
+ * one written and mailed; else email, as asked.  An unknown address
+ * (user == NULL) gets the same two rows, so that the
  * answer costs the same work whether the address has an account or not,
  * before it is sent and after (publish, confirm, delete): a reset row
  * that is dead from the start (verify = 1, no user, the hash of a token
@@ -118,6 +119,8 @@ reset_record(struct req *r, const struct db_result *user, const char *email)
 	    (time_t)cfg_int(CFG_RESET_TOKEN_TTL);
 	enum db_status		 st;
 
+	if (user != NULL)
+		email = db_cell(user, 0, 2);
 	randombytes_buf(raw, sizeof(raw));
 	sodium_bin2base64(token, sizeof(token), raw, sizeof(raw),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -198,7 +201,7 @@ reset_request(struct req *r, const char *email, long *retry_after)
 		goto fail;
 	/* Over the address's limit: same answer, no email, for both kinds. */
 	if (!over && (st = reset_record(r, res.nrows == 1 ? &res : NULL,
-	    res.nrows == 1 ? db_cell(&res, 0, 2) : email)) != DB_OK)
+	    email)) != DB_OK)
 		goto fail;
 	if ((st = db_commit()) != DB_OK)
 		goto fail;

@@ -127,7 +127,7 @@ main(void)
 	char			 err[256];
 	long long		 mq_backoff = 1000, db_backoff = 1000;
 	long long		 next_relay = 0, relay_backoff = RELAY_EVERY_MS;
-	long long		 next_cleanup = 0, linger_end;
+	long long		 next_cleanup = 0, linger_end, left;
 	int			 rc, published;
 	size_t			 n, batch_max;
 
@@ -202,10 +202,12 @@ main(void)
 		/* Then what follows within the linger, up to a full batch. */
 		n = rc == 1 ? 1 : 0;
 		linger_end = now_ms() + BATCH_LINGER_MS;
-		while (rc == 1 && n < batch_max && (rc = mq_next_delivery(m.in,
-		    a, (int)(linger_end > now_ms() ? linger_end - now_ms() : 0),
-		    &d[n])) == 1)
-			n++;
+		while (rc == 1 && n < batch_max) {
+			left = linger_end - now_ms();
+			if ((rc = mq_next_delivery(m.in, a, left > 0 ? (int)left :
+			    0, &d[n])) == 1)
+				n++;
+		}
 		if (rc == -1) {
 			/* Nothing is acked: the broker delivers it all again. */
 			mailer_disconnect(&m);

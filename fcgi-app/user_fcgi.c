@@ -125,7 +125,7 @@ wait_for_request(void)
 
 	while (!stopping) {
 		outbox_delete_due();
-		if (outbox_confirm_fd() >= 0 && outbox_confirm_buffered()) {
+		if (outbox_confirm_buffered()) {
 			outbox_drain(0);
 			continue;
 		}
